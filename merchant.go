@@ -1,0 +1,77 @@
+package kvitt
+
+import "time"
+
+// Merchant is the legal entity that sells: its name and organisation number
+// are printed on every receipt and registered with the control unit.
+type Merchant struct {
+	ID       string
+	Name     string
+	OrgNr    string // Swedish organisationsnummer, "5560997982"
+	Country  string // ISO 3166 alpha-2: SE, NO, DK, FI
+	Currency Currency
+	// VATRates are the rates the merchant's sales may use, in basis points
+	// (2500 = 25 %). Swedish control units take at most four.
+	VATRates []int64
+	Created  time.Time
+}
+
+// DefaultVATRates returns the VAT rates in force in a Nordic country, in basis points.
+func DefaultVATRates(country string) []int64 {
+	switch country {
+	case "NO":
+		return []int64{2500, 1500, 1200, 0}
+	case "DK":
+		return []int64{2500, 0}
+	case "FI":
+		return []int64{2550, 1400, 1000, 0}
+	default: // SE
+		return []int64{2500, 1200, 600, 0}
+	}
+}
+
+// AllowsVAT reports whether rate (basis points) is one of the merchant's rates.
+func (m *Merchant) AllowsVAT(rate int64) bool {
+	for _, r := range m.VATRates {
+		if r == rate {
+			return true
+		}
+	}
+	return false
+}
+
+// Shop is a store, a point of sale: its address is printed on receipts.
+// (The name Store is kept for the persistence interface.)
+type Shop struct {
+	ID         string
+	MerchantID string
+	Name       string
+	Address    string // street, postal code and town, one line
+	Created    time.Time
+}
+
+// Till is one cash register (a PC till or a mobile POS device).
+type Till struct {
+	ID      string // short, chosen by the merchant: "1", "kassa-2"
+	StoreID string
+	Name    string
+	// RegisterID is the register designation (tillverkningsnummer) registered
+	// with Skatteverket and printed on every receipt.
+	RegisterID string
+	// ControlUnit names the control unit the till registers receipts with ("" = none configured).
+	ControlUnit string
+	// Terminal is the integrated card terminal, if any.
+	Terminal *Terminal
+	// MobilePayPosID is the PoS id MobilePay returned when the till's beacon was registered.
+	MobilePayBeaconID string
+	MobilePayPosID    string
+	Created           time.Time
+}
+
+// Terminal is an integrated card terminal paired with a till.
+type Terminal struct {
+	POIID string // the terminal's nexo POIID
+	URL   string // where the terminal's nexo endpoint listens, "https://10.0.0.12:8443/nexo"
+	// Tip enables "Extra": the customer enters the total (amount + tip) on the terminal.
+	Tip bool
+}

@@ -1,0 +1,147 @@
+package kvitt
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps kvitt's durable state. Every Update is one durable transaction
+// (SQLite synchronous=FULL, PostgreSQL commit): when it returns nil, the
+// change survives a crash. Implementations: sqlite (default), postgres; both
+// pass storetest.
+type Store interface {
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction and commits if fn returns nil.
+	Update(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Tx is one transaction. Getters return ENOTFOUND for a missing row. Updates
+// of versioned rows compare and set: they return ECONFLICT when the stored
+// Version is not the one read, and increase Version on success.
+type Tx interface {
+	CreateMerchant(m *Merchant) error
+	GetMerchant(id string) (*Merchant, error)
+	CreateShop(s *Shop) error
+	GetShop(id string) (*Shop, error)
+	CreateTill(t *Till) error
+	UpdateTill(t *Till) error
+	GetTill(id string) (*Till, error)
+	ListTills() ([]*Till, error)
+
+	// CreateSale returns ECONFLICT if s.IdempotencyKey is already used; the
+	// caller then looks the sale up with SaleByIdempotencyKey.
+	CreateSale(s *Sale) error
+	GetSale(id string) (*Sale, error)
+	SaleByIdempotencyKey(key string) (*Sale, error)
+	UpdateSale(s *Sale) error
+
+	CreatePayment(p *Payment) error
+	GetPayment(id string) (*Payment, error)
+	PaymentByReference(method, reference string) (*Payment, error)
+	PaymentByIdempotencyKey(key string) (*Payment, error)
+	ListSalePayments(saleID string) ([]*Payment, error)
+	// ListPayments lists payments in the states given, oldest first.
+	ListPayments(states []PaymentState, limit int) ([]*Payment, error)
+	UpdatePayment(p *Payment) error
+	AppendPaymentEvent(e *PaymentEvent) error
+	ListPaymentEvents(paymentID string, afterSeq int64) ([]*PaymentEvent, error)
+
+	CreateRefund(r *Refund) error
+	GetRefund(id string) (*Refund, error)
+	RefundByIdempotencyKey(key string) (*Refund, error)
+	ListRefunds(paymentID string) ([]*Refund, error)
+	UpdateRefund(r *Refund) error
+
+	// NextReceiptSerial allocates the till's next receipt serial number:
+	// 1, 2, 3… per till, never reused, even if the transaction that took the
+	// previous one committed a receipt that was later voided.
+	NextReceiptSerial(tillID string) (int64, error)
+	CreateReceipt(r *Receipt) error
+	GetReceipt(id string) (*Receipt, error)
+	UpdateReceipt(r *Receipt) error
+	ListReceipts(f ReceiptFilter) ([]*Receipt, error)
+
+	CreateAPIKey(k *APIKey) error
+	GetAPIKey(id string) (*APIKey, error)
+	ListAPIKeys() ([]*APIKey, error)
+	UpdateAPIKey(k *APIKey) error
+
+	// GetIdempotency returns ENOTFOUND when the key is unknown.
+	GetIdempotency(key string) (*IdempotencyRecord, error)
+	// PutIdempotency stores r; if the key exists already it returns ECONFLICT.
+	PutIdempotency(r *IdempotencyRecord) error
+	DeleteIdempotencyBefore(t time.Time) (int, error)
+
+	// EnqueueJob adds a job, or, if one with the same Kind and Ref is queued,
+	// moves its RunAt earlier to j.RunAt when that is earlier.
+	EnqueueJob(j *Job) error
+	// ClaimJobs leases up to limit due jobs (RunAt ≤ now, no live lease) to owner until leaseUntil.
+	ClaimJobs(owner string, now, leaseUntil time.Time, limit int) ([]*Job, error)
+	// FinishJob deletes a job the owner holds the lease of.
+	FinishJob(id int64, owner string) error
+	// RetryJob releases the lease and schedules the next attempt; dead marks a job given up.
+	RetryJob(id int64, owner string, runAt time.Time, lastErr string, dead bool) error
+	ListJobs() ([]*Job, error)
+
+	// AppendJournal adds an entry at the end of the hash chain, filling Seq,
+	// PrevHash and Hash.
+	AppendJournal(e *JournalEntry) error
+	ListJournal(afterSeq int64, limit int) ([]*JournalEntry, error)
+}
+
+// ReceiptFilter selects receipts for reports.
+type ReceiptFilter struct {
+	TillID string
+	From   time.Time // inclusive; zero = no bound
+	To     time.Time // exclusive; zero = no bound
+	SaleID string
+}
+
+// Scope says what an API key may do.
+type Scope string
+
+const (
+	ScopeAdmin      Scope = "admin"      // everything, including keys and tills
+	ScopeBackOffice Scope = "backoffice" // orders, refunds, reports; every till's data
+	ScopeTill       Scope = "till"       // one till's sales and payments (APIKey.TillID)
+)
+
+// APIKey is a credential. Only a SHA-256 hash of its secret is stored; the
+// secret is high-entropy random, so a slow hash adds nothing.
+type APIKey struct {
+	ID      string // public part, shown in lists: "key_…"
+	Hash    []byte
+	Scope   Scope
+	TillID  string // for ScopeTill
+	Name    string
+	Created time.Time
+	Revoked *time.Time
+}
+
+// IdempotencyRecord is the stored first response to a POST with an Idempotency-Key.
+type IdempotencyRecord struct {
+	Key         string // scoped: "<api key id>:<client key>"
+	RequestHash string // hex SHA-256 of method, path and body
+	Status      int
+	Body        []byte
+	Created     time.Time
+}
+
+// Job is durable follow-up work: a provider poll, a cancel, a receipt
+// registration, an outgoing webhook. Workers lease jobs, so a crashed
+// worker's job runs again when its lease runs out: handlers are idempotent.
+type Job struct {
+	ID         int64
+	Kind       string // "payment.sync", "receipt.register", ...
+	Ref        string // what it concerns (a payment id); unique per Kind while queued
+	Payload    []byte
+	RunAt      time.Time
+	Attempts   int
+	LeaseOwner string
+	LeaseUntil time.Time
+	LastError  string
+	Dead       bool
+	Created    time.Time
+}
