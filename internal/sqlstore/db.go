@@ -1,0 +1,252 @@
+// Package sqlstore implements kvitt.Store over database/sql with SQL that
+// both SQLite and PostgreSQL run. The sqlite and postgres packages open it
+// with their driver and dialect.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kvitt-hub/kvitt"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Dialect holds what differs between the databases.
+type Dialect struct {
+	Name string
+	// Replace maps schema placeholders ({{BLOB}}, {{SERIAL}}) to types.
+	Replace map[string]string
+	// IsUniqueViolation reports whether err is a unique-constraint failure.
+	IsUniqueViolation func(err error) bool
+	// IsBusy reports whether err is a lock/serialization failure worth retrying.
+	IsBusy func(err error) bool
+	// LockJournal is run before reading the journal's head in a write transaction ("" = none needed).
+	LockJournal string
+}
+
+// DB is a kvitt.Store. Writes go through Write (for SQLite a single
+// connection, so writers queue in Go instead of spinning on the file lock);
+// reads go through Read.
+type DB struct {
+	Write, Read *sql.DB
+	Dialect     Dialect
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+var _ kvitt.Store = (*DB)(nil)
+
+// Migrate runs the embedded migrations not yet applied, each in its own transaction.
+func (db *DB) Migrate(ctx context.Context) error {
+	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := db.migrate(ctx, name); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) migrate(ctx context.Context, name string) error {
+	tx, err := db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = $1`, name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	b, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	q := stripComments(string(b))
+	for k, v := range db.Dialect.Replace {
+		q = strings.ReplaceAll(q, k, v)
+	}
+	for _, stmt := range strings.Split(q, ";") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%w in %s", err, strings.TrimSpace(stmt))
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied) VALUES ($1, $2)`, name, db.now().UnixMicro()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func stripComments(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+func (db *DB) now() time.Time {
+	if db.Now != nil {
+		return db.Now()
+	}
+	return time.Now()
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(ctx context.Context, fn func(kvitt.Tx) error) error {
+	sqltx, err := db.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer sqltx.Rollback()
+	return fn(&tx{ctx: ctx, tx: sqltx, db: db, readOnly: true})
+}
+
+// Update runs fn in one durable read-write transaction. A lock or
+// serialization failure of the database (not of fn's logic) is retried a few
+// times with the whole function.
+func (db *DB) Update(ctx context.Context, fn func(kvitt.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := db.update(ctx, fn)
+		if err == nil || attempt >= 4 || db.Dialect.IsBusy == nil || !db.Dialect.IsBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+}
+
+func (db *DB) update(ctx context.Context, fn func(kvitt.Tx) error) error {
+	sqltx, err := db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer sqltx.Rollback()
+	if err := fn(&tx{ctx: ctx, tx: sqltx, db: db}); err != nil {
+		return err
+	}
+	if err := sqltx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.Write.Close()
+	if db.Read != db.Write {
+		if e := db.Read.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// tx implements kvitt.Tx.
+type tx struct {
+	ctx      context.Context
+	tx       *sql.Tx
+	db       *DB
+	readOnly bool
+}
+
+var errReadOnly = kvitt.Errorf(kvitt.EINTERNAL, "write in a read-only transaction")
+
+func (t *tx) exec(q string, args ...any) (sql.Result, error) {
+	if t.readOnly {
+		return nil, errReadOnly
+	}
+	return t.tx.ExecContext(t.ctx, q, args...)
+}
+
+func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, q, args...)
+}
+
+func (t *tx) row(q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, q, args...)
+}
+
+// insert runs an INSERT and turns a unique violation into ECONFLICT.
+func (t *tx) insert(what, q string, args ...any) error {
+	_, err := t.exec(q, args...)
+	if err != nil && t.db.Dialect.IsUniqueViolation(err) {
+		return kvitt.Errorf(kvitt.ECONFLICT, "%s already exists", what)
+	}
+	if err != nil {
+		return fmt.Errorf("insert %s: %w", what, err)
+	}
+	return nil
+}
+
+// casUpdate runs an UPDATE … WHERE id = ? AND version = ? and reports ECONFLICT when no row matched.
+func (t *tx) casUpdate(what, q string, args ...any) error {
+	res, err := t.exec(q, args...)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return kvitt.Errorf(kvitt.ECONFLICT, "%s was changed concurrently", what)
+	}
+	return nil
+}
+
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return kvitt.Errorf(kvitt.ENOTFOUND, format, args...)
+	}
+	return err
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// nullable stores "" as NULL, for UNIQUE columns that are optional.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
