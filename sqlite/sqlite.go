@@ -69,4 +69,3 @@ var Dialect = sqlstore.Dialect{
 
 // Ping checks the database answers.
 func Ping(ctx context.Context, db *sqlstore.DB) error { return db.Write.PingContext(ctx) }
-

@@ -386,9 +386,13 @@ func testAPIKeys(t *testing.T, s kvitt.Store) {
 func testIdempotency(t *testing.T, s kvitt.Store) {
 	old := &kvitt.IdempotencyRecord{Key: "a:1", RequestHash: "h", Status: 201, Body: []byte(`{"id":"x"}`), Created: time.Now().Add(-48 * time.Hour)}
 	update(t, s, func(tx kvitt.Tx) error { return tx.PutIdempotency(old) })
-	err := s.Update(ctx, func(tx kvitt.Tx) error { return tx.PutIdempotency(&kvitt.IdempotencyRecord{Key: "a:1", RequestHash: "other"}) })
+	err := s.Update(ctx, func(tx kvitt.Tx) error {
+		return tx.PutIdempotency(&kvitt.IdempotencyRecord{Key: "a:1", RequestHash: "other"})
+	})
 	wantCode(t, err, kvitt.ECONFLICT)
-	update(t, s, func(tx kvitt.Tx) error { return tx.PutIdempotency(&kvitt.IdempotencyRecord{Key: "a:2", RequestHash: "h2", Status: 200}) })
+	update(t, s, func(tx kvitt.Tx) error {
+		return tx.PutIdempotency(&kvitt.IdempotencyRecord{Key: "a:2", RequestHash: "h2", Status: 200})
+	})
 	update(t, s, func(tx kvitt.Tx) error {
 		n, err := tx.DeleteIdempotencyBefore(time.Now().Add(-24 * time.Hour))
 		if n != 1 {
