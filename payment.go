@@ -104,6 +104,9 @@ type Payment struct {
 	// the provider's code and a sentence a cashier understands.
 	ErrorCode string
 	Message   string
+	// Deadline is when the customer's window closes; an open payment whose
+	// provider cannot be asked past it becomes unknown.
+	Deadline time.Time
 	// IdempotencyKey is the caller's key, scoped to the API key, that created the payment.
 	IdempotencyKey string
 	Created        time.Time

@@ -92,6 +92,13 @@ type (
 		Pending(t *Till, p *Payment) Update
 	}
 
+	// Instant providers decide without calling out (cash). The hub applies
+	// Settle's update in the transaction that creates the payment or refund.
+	Instant interface {
+		Settle(p *Payment) Update
+		SettleRefund(p *Payment, r *Refund) RefundUpdate
+	}
+
 	// RecoveryLister lists payments the provider holds for a till that kvitt may
 	// have lost track of (MobilePay: payments by posId and orderId).
 	RecoveryLister interface {

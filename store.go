@@ -51,6 +51,7 @@ type Tx interface {
 	CreateRefund(r *Refund) error
 	GetRefund(id string) (*Refund, error)
 	RefundByIdempotencyKey(key string) (*Refund, error)
+	RefundByReference(method, reference string) (*Refund, error)
 	ListRefunds(paymentID string) ([]*Refund, error)
 	UpdateRefund(r *Refund) error
 

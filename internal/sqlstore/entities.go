@@ -199,7 +199,7 @@ func (t *tx) UpdateSale(s *kvitt.Sale) error {
 
 // Payments.
 
-const paymentCols = `id, sale_id, till_id, method, amount, currency, state, reference, provider, action, tendered, change_amount, rounding, tip, card, refunded, error_code, message, idempotency_key, created, updated, version`
+const paymentCols = `id, sale_id, till_id, method, amount, currency, state, reference, provider, action, tendered, change_amount, rounding, tip, card, refunded, error_code, message, deadline, idempotency_key, created, updated, version`
 
 func (t *tx) CreatePayment(p *kvitt.Payment) error {
 	now := t.db.now()
@@ -207,9 +207,9 @@ func (t *tx) CreatePayment(p *kvitt.Payment) error {
 		p.Created = now
 	}
 	p.Updated, p.Version = p.Created, 1
-	return t.insert("payment", `INSERT INTO payments (`+paymentCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)`,
+	return t.insert("payment", `INSERT INTO payments (`+paymentCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)`,
 		p.ID, p.SaleID, p.TillID, p.Method, p.Amount, string(p.Currency), string(p.State), p.Reference, toJSON(p.Provider), toJSON(p.Action),
-		p.Tendered, p.Change, p.Rounding, p.Tip, toJSON(p.Card), p.Refunded, p.ErrorCode, p.Message, nullable(p.IdempotencyKey),
+		p.Tendered, p.Change, p.Rounding, p.Tip, toJSON(p.Card), p.Refunded, p.ErrorCode, p.Message, micros(p.Deadline), nullable(p.IdempotencyKey),
 		micros(p.Created), micros(p.Updated), p.Version)
 }
 
@@ -217,11 +217,12 @@ func scanPayment(sc interface{ Scan(...any) error }) (*kvitt.Payment, error) {
 	var p kvitt.Payment
 	var cur, state, provider, action, card string
 	var key sql.NullString
-	var created, updated int64
+	var created, updated, deadline int64
 	if err := sc.Scan(&p.ID, &p.SaleID, &p.TillID, &p.Method, &p.Amount, &cur, &state, &p.Reference, &provider, &action,
-		&p.Tendered, &p.Change, &p.Rounding, &p.Tip, &card, &p.Refunded, &p.ErrorCode, &p.Message, &key, &created, &updated, &p.Version); err != nil {
+		&p.Tendered, &p.Change, &p.Rounding, &p.Tip, &card, &p.Refunded, &p.ErrorCode, &p.Message, &deadline, &key, &created, &updated, &p.Version); err != nil {
 		return nil, err
 	}
+	p.Deadline = fromMicros(deadline)
 	p.Currency, p.State, p.IdempotencyKey = kvitt.Currency(cur), kvitt.PaymentState(state), key.String
 	p.Created, p.Updated = fromMicros(created), fromMicros(updated)
 	if err := fromJSON(provider, &p.Provider); err != nil {
@@ -301,8 +302,8 @@ func (t *tx) ListPayments(states []kvitt.PaymentState, limit int) ([]*kvitt.Paym
 
 func (t *tx) UpdatePayment(p *kvitt.Payment) error {
 	now := t.db.now()
-	err := t.casUpdate("payment "+p.ID, `UPDATE payments SET state=$3, provider=$4, action=$5, tendered=$6, change_amount=$7, rounding=$8, tip=$9, card=$10, refunded=$11, error_code=$12, message=$13, updated=$14, version=version+1 WHERE id=$1 AND version=$2`,
-		p.ID, p.Version, string(p.State), toJSON(p.Provider), toJSON(p.Action), p.Tendered, p.Change, p.Rounding, p.Tip, toJSON(p.Card), p.Refunded, p.ErrorCode, p.Message, micros(now))
+	err := t.casUpdate("payment "+p.ID, `UPDATE payments SET state=$3, provider=$4, action=$5, tendered=$6, change_amount=$7, rounding=$8, tip=$9, card=$10, refunded=$11, error_code=$12, message=$13, deadline=$14, updated=$15, version=version+1 WHERE id=$1 AND version=$2`,
+		p.ID, p.Version, string(p.State), toJSON(p.Provider), toJSON(p.Action), p.Tendered, p.Change, p.Rounding, p.Tip, toJSON(p.Card), p.Refunded, p.ErrorCode, p.Message, micros(p.Deadline), micros(now))
 	if err == nil {
 		p.Version++
 		p.Updated = now
@@ -380,6 +381,14 @@ func (t *tx) RefundByIdempotencyKey(key string) (*kvitt.Refund, error) {
 	r, err := scanRefund(t.row(`SELECT `+refundCols+` FROM refunds WHERE idempotency_key = $1`, key))
 	if err != nil {
 		return nil, notFound(err, "no refund for that idempotency key")
+	}
+	return r, nil
+}
+
+func (t *tx) RefundByReference(method, reference string) (*kvitt.Refund, error) {
+	r, err := scanRefund(t.row(`SELECT r.`+strings.ReplaceAll(refundCols, ", ", ", r.")+` FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE p.method = $1 AND r.reference = $2`, method, reference))
+	if err != nil {
+		return nil, notFound(err, "no %s refund with reference %q", method, reference)
 	}
 	return r, nil
 }

@@ -64,6 +64,7 @@ CREATE TABLE payments (
 	refunded        BIGINT NOT NULL,
 	error_code      TEXT NOT NULL,
 	message         TEXT NOT NULL,
+	deadline        BIGINT NOT NULL,
 	idempotency_key TEXT UNIQUE,
 	created         BIGINT NOT NULL,
 	updated         BIGINT NOT NULL,
@@ -98,6 +99,7 @@ CREATE TABLE refunds (
 	version         BIGINT NOT NULL
 );
 CREATE INDEX refunds_payment ON refunds (payment_id);
+CREATE INDEX refunds_reference ON refunds (reference);
 CREATE TABLE receipts (
 	id              TEXT PRIMARY KEY,
 	merchant_id     TEXT NOT NULL,

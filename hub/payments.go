@@ -1,0 +1,560 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kvitt-hub/kvitt"
+)
+
+// PaymentInput is what a till sends to pay (part of) a sale.
+type PaymentInput struct {
+	Method string
+	// Amount is what this tender pays of the sale, in minor units. For cash,
+	// the remaining balance may be given either exactly or rounded to the
+	// currency's cash unit; the rounding is recorded.
+	Amount int64
+	// Tendered is the cash the customer handed over (cash only; default Amount).
+	Tendered int64
+	// PayerAlias is the customer's phone number for e-commerce Swish.
+	PayerAlias     string
+	IdempotencyKey string
+}
+
+// Causes of payment transitions, kept on each event.
+const (
+	CauseAPI      = "api"
+	CauseProvider = "provider"
+	CauseCallback = "callback"
+	CausePoller   = "poller"
+	CauseRecovery = "recovery"
+	CauseSandbox  = "sandbox"
+	CauseOperator = "operator"
+	CauseRefund   = "refund"
+)
+
+var inflight sync.Map // payment or refund id → struct{}: a background provider call is running in this process
+
+// CreatePayment stores a payment for a sale and sends it to the provider.
+// The payment, with its provider reference, is committed before the first
+// request leaves; if the answer is lost, the sync job asks for its status by
+// that reference. Errors: EUNPROCESSABLE (field), ECONFLICT (sale completed,
+// fully paid, or a payment still in progress), ENOTFOUND.
+func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput) (*kvitt.Payment, error) {
+	prov, ok := h.providers[in.Method]
+	if !ok {
+		ms := h.Methods()
+		sort.Strings(ms)
+		if in.Method == "" {
+			return nil, kvitt.FieldError("method", "is required (one of: %s)", strings.Join(ms, ", "))
+		}
+		return nil, kvitt.FieldError("method", "%q is not enabled here (enabled: %s)", in.Method, strings.Join(ms, ", "))
+	}
+	instant, isInstant := prov.(kvitt.Instant)
+	var p *kvitt.Payment
+	var till *kvitt.Till
+	var replay bool
+	now := h.now()
+	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+		if in.IdempotencyKey != "" {
+			if existing, err := tx.PaymentByIdempotencyKey(in.IdempotencyKey); err == nil {
+				p, replay = existing, true
+				return nil
+			}
+		}
+		sale, err := tx.GetSale(saleID)
+		if err != nil {
+			return err
+		}
+		switch sale.State {
+		case kvitt.SaleCompleted:
+			return kvitt.Errorf(kvitt.ECONFLICT, "sale %s is completed; it takes no more payments", saleID)
+		case kvitt.SaleCancelled:
+			return kvitt.Errorf(kvitt.ECONFLICT, "sale %s is cancelled", saleID)
+		}
+		if till, err = tx.GetTill(sale.TillID); err != nil {
+			return err
+		}
+		ps, err := tx.ListSalePayments(saleID)
+		if err != nil {
+			return err
+		}
+		paid, _, openP := balance(sale, ps)
+		if openP != nil {
+			return kvitt.Errorf(kvitt.ECONFLICT, "payment %s (%s) is still in progress; wait for it or cancel it first", openP.ID, openP.Method)
+		}
+		due := sale.Total - paid
+		if due <= 0 {
+			return kvitt.Errorf(kvitt.ECONFLICT, "sale %s is fully paid; complete it", saleID)
+		}
+		p = &kvitt.Payment{ID: kvitt.NewID("pay"), SaleID: saleID, TillID: sale.TillID, Method: in.Method, Currency: sale.Currency,
+			State: kvitt.PaymentCreated, Reference: prov.NewReference(), Provider: map[string]string{}, IdempotencyKey: in.IdempotencyKey}
+		if err := setAmount(p, in, due); err != nil {
+			return err
+		}
+		if in.PayerAlias != "" {
+			p.Provider["payer_alias"] = in.PayerAlias
+		}
+		if isInstant {
+			u := instant.Settle(p)
+			if u.State != kvitt.PaymentCreated {
+				p.State = u.State
+				p.Message = u.Message
+			}
+		} else {
+			p.Deadline = now.Add(h.ProviderTimeout)
+			// The safety net: whatever happens to this process, the job asks
+			// the provider about the payment.
+			first := 10 * time.Second
+			if err := tx.EnqueueJob(&kvitt.Job{Kind: jobPaymentSync, Ref: p.ID, RunAt: now.Add(first)}); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreatePayment(p); err != nil {
+			return err
+		}
+		if err := h.recordTransition(tx, p, "", kvitt.PaymentCreated, CauseAPI, ""); err != nil {
+			return err
+		}
+		if p.State != kvitt.PaymentCreated {
+			return h.recordTransition(tx, p, kvitt.PaymentCreated, p.State, CauseProvider, p.Message)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if replay || isInstant {
+		if !replay {
+			h.notify(p)
+		}
+		return p, nil
+	}
+	h.wakeWorker()
+	if lr, ok := prov.(kvitt.LongRunning); ok {
+		if p2, err := h.apply(ctx, p.ID, lr.Pending(till, p), CauseAPI); err == nil {
+			p = p2
+		}
+		h.startInBackground(prov, till, p)
+		return p, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
+	defer cancel()
+	u, err := prov.Start(cctx, till, p)
+	if err != nil {
+		// The outcome is unknown: the payment stays as stored, and the sync
+		// job asks the provider by the same reference. Never a second charge.
+		h.Logger.Warn("payment start: no answer", "payment", p.ID, "method", p.Method, "err", err)
+		h.scheduleSync(ctx, p.ID, time.Second)
+		return h.GetPayment(ctx, p.ID)
+	}
+	return h.apply(ctx, p.ID, u, CauseProvider)
+}
+
+// setAmount validates the amount against what is due and fills cash fields.
+func setAmount(p *kvitt.Payment, in PaymentInput, due int64) error {
+	if in.Amount <= 0 {
+		return kvitt.FieldError("amount", "must be above zero (minor units, e.g. 12550 for 125.50 %s)", p.Currency)
+	}
+	if in.Amount > kvitt.MaxAmount {
+		return kvitt.FieldError("amount", "is above the maximum %s", kvitt.FormatAmount(kvitt.MaxAmount, p.Currency))
+	}
+	if p.Method != "cash" {
+		if in.Tendered != 0 {
+			return kvitt.FieldError("tendered", "is for cash payments only")
+		}
+		if in.Amount > due {
+			return kvitt.FieldError("amount", "%s is more than the %s left to pay", kvitt.FormatAmount(in.Amount, p.Currency), kvitt.FormatAmount(due, p.Currency))
+		}
+		p.Amount = in.Amount
+		return nil
+	}
+	rounded := p.Currency.RoundCash(due)
+	switch {
+	case in.Amount == due || in.Amount == rounded:
+		// Paying the rest in cash: round it to what coins can pay.
+		p.Amount, p.Rounding = rounded, rounded-due
+	case in.Amount < due:
+		p.Amount = in.Amount
+	default:
+		return kvitt.FieldError("amount", "%s is more than the %s left to pay; put what the customer handed over in tendered",
+			kvitt.FormatAmount(in.Amount, p.Currency), kvitt.FormatAmount(due, p.Currency))
+	}
+	if p.Amount <= 0 {
+		return kvitt.FieldError("amount", "rounds to nothing in cash; the %s left is below the smallest coin", kvitt.FormatAmount(due, p.Currency))
+	}
+	p.Tendered = in.Tendered
+	if p.Tendered == 0 {
+		p.Tendered = p.Amount
+	}
+	if p.Tendered < p.Amount {
+		return kvitt.FieldError("tendered", "%s is less than the amount %s", kvitt.FormatAmount(p.Tendered, p.Currency), kvitt.FormatAmount(p.Amount, p.Currency))
+	}
+	if p.Tendered > kvitt.MaxAmount {
+		return kvitt.FieldError("tendered", "is above the maximum")
+	}
+	p.Change = p.Tendered - p.Amount
+	return nil
+}
+
+func (h *Hub) startInBackground(prov kvitt.Provider, till *kvitt.Till, p *kvitt.Payment) {
+	inflight.Store(p.ID, struct{}{})
+	h.goBackground(func(ctx context.Context) {
+		defer inflight.Delete(p.ID)
+		ctx, cancel := context.WithTimeout(ctx, h.LongRunningTimeout)
+		defer cancel()
+		u, err := prov.Start(ctx, till, p)
+		if err != nil {
+			h.Logger.Warn("payment start: no answer", "payment", p.ID, "method", p.Method, "err", err)
+			h.scheduleSync(context.Background(), p.ID, time.Second)
+			return
+		}
+		if _, err := h.apply(context.Background(), p.ID, u, CauseProvider); err != nil {
+			h.Logger.Error("apply provider answer", "payment", p.ID, "err", err)
+		}
+	})
+}
+
+func (h *Hub) scheduleSync(ctx context.Context, paymentID string, after time.Duration) {
+	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+		return tx.EnqueueJob(&kvitt.Job{Kind: jobPaymentSync, Ref: paymentID, RunAt: h.now().Add(after)})
+	})
+	if err != nil {
+		h.Logger.Error("schedule sync", "payment", paymentID, "err", err)
+	}
+	h.wakeWorker()
+}
+
+// GetPayment returns a payment.
+func (h *Hub) GetPayment(ctx context.Context, id string) (*kvitt.Payment, error) {
+	var p *kvitt.Payment
+	err := h.Store.View(ctx, func(tx kvitt.Tx) (err error) { p, err = tx.GetPayment(id); return err })
+	return p, err
+}
+
+// PaymentEvents returns a payment's events after seq.
+func (h *Hub) PaymentEvents(ctx context.Context, id string, afterSeq int64) ([]*kvitt.PaymentEvent, error) {
+	var es []*kvitt.PaymentEvent
+	err := h.Store.View(ctx, func(tx kvitt.Tx) (err error) {
+		if _, err := tx.GetPayment(id); err != nil {
+			return err
+		}
+		es, err = tx.ListPaymentEvents(id, afterSeq)
+		return err
+	})
+	return es, err
+}
+
+// apply applies a provider's update to the stored payment as a
+// compare-and-set, retrying on a concurrent change, and returns the payment
+// as stored afterwards. An illegal transition (a late "cancelled" after
+// "paid") is ignored and logged: the first definite outcome wins.
+func (h *Hub) apply(ctx context.Context, id string, u kvitt.Update, cause string) (*kvitt.Payment, error) {
+	for attempt := 0; ; attempt++ {
+		var p *kvitt.Payment
+		var changed bool
+		err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+			p, err = tx.GetPayment(id)
+			if err != nil {
+				return err
+			}
+			changed, err = h.applyTo(tx, p, u, cause)
+			return err
+		})
+		if isCode(err, kvitt.ECONFLICT) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			h.notify(p)
+		}
+		return p, nil
+	}
+}
+
+// applyTo merges u into p inside tx and stores it. It reports whether anything changed.
+func (h *Hub) applyTo(tx kvitt.Tx, p *kvitt.Payment, u kvitt.Update, cause string) (bool, error) {
+	if u.State != "" && u.State != p.State && !kvitt.CanTransition(p.State, u.State) {
+		h.Logger.Info("ignored transition", "payment", p.ID, "from", p.State, "to", u.State, "cause", cause)
+		return false, nil
+	}
+	before := *p
+	beforeProvider := maps.Clone(p.Provider)
+	if len(u.Provider) > 0 {
+		if p.Provider == nil {
+			p.Provider = map[string]string{}
+		}
+		maps.Copy(p.Provider, u.Provider)
+	}
+	if u.Action != nil {
+		p.Action = u.Action
+	}
+	if u.Card != nil {
+		p.Card = u.Card
+	}
+	if u.Tip != 0 {
+		p.Tip = u.Tip
+	}
+	if u.ErrorCode != "" {
+		p.ErrorCode = u.ErrorCode
+	}
+	if u.Message != "" {
+		p.Message = u.Message
+	}
+	if !u.Deadline.IsZero() {
+		p.Deadline = u.Deadline
+	}
+	from := p.State
+	if u.State != "" {
+		p.State = u.State
+	}
+	if !p.State.Open() {
+		p.Action = nil // nothing left for the till to show
+	}
+	stateChanged := p.State != from
+	if !stateChanged && !paymentDataChanged(&before, p, beforeProvider) {
+		return false, nil
+	}
+	if err := tx.UpdatePayment(p); err != nil {
+		return false, err
+	}
+	if stateChanged {
+		if err := h.recordTransition(tx, p, from, p.State, cause, p.Message); err != nil {
+			return false, err
+		}
+	}
+	if p.State.Open() && p.State != kvitt.PaymentUnknown && u.Retry > 0 {
+		if err := tx.EnqueueJob(&kvitt.Job{Kind: jobPaymentSync, Ref: p.ID, RunAt: h.now().Add(u.Retry)}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func paymentDataChanged(a, b *kvitt.Payment, aProvider map[string]string) bool {
+	return !maps.Equal(aProvider, b.Provider) || a.Tip != b.Tip || a.ErrorCode != b.ErrorCode || a.Message != b.Message ||
+		!a.Deadline.Equal(b.Deadline) || fmt.Sprint(a.Action) != fmt.Sprint(b.Action) || fmt.Sprint(a.Card) != fmt.Sprint(b.Card) ||
+		a.Refunded != b.Refunded
+}
+
+// recordTransition appends the payment event and the journal entry.
+func (h *Hub) recordTransition(tx kvitt.Tx, p *kvitt.Payment, from, to kvitt.PaymentState, cause, msg string) error {
+	now := h.now()
+	if err := tx.AppendPaymentEvent(&kvitt.PaymentEvent{PaymentID: p.ID, From: from, To: to, Cause: cause, Message: msg, At: now}); err != nil {
+		return err
+	}
+	data, _ := json.Marshal(struct {
+		Payment  string `json:"payment"`
+		Sale     string `json:"sale"`
+		Method   string `json:"method"`
+		Amount   int64  `json:"amount"`
+		Tip      int64  `json:"tip,omitempty"`
+		Refunded int64  `json:"refunded,omitempty"`
+		Currency string `json:"currency"`
+		From     string `json:"from"`
+		To       string `json:"to"`
+		Cause    string `json:"cause"`
+	}{p.ID, p.SaleID, p.Method, p.Amount, p.Tip, p.Refunded, string(p.Currency), string(from), string(to), cause})
+	h.metrics.PaymentTransition(p.Method, to)
+	return tx.AppendJournal(&kvitt.JournalEntry{At: now, Kind: "payment.state", Ref: p.ID, Data: string(data)})
+}
+
+func (h *Hub) notify(p *kvitt.Payment) {
+	h.events.Publish(p.ID)
+	h.events.Publish("sale:" + p.SaleID)
+}
+
+// SyncPayment asks the provider for the payment's state now and applies it.
+func (h *Hub) SyncPayment(ctx context.Context, id, cause string) (*kvitt.Payment, error) {
+	p, err := h.GetPayment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !p.State.Open() {
+		return p, nil
+	}
+	prov, till, err := h.providerFor(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
+	defer cancel()
+	u, err := prov.Status(cctx, till, p)
+	if err != nil {
+		return p, providerUnreachable(p.Method, err)
+	}
+	return h.apply(ctx, id, u, cause)
+}
+
+func providerUnreachable(method string, err error) error {
+	if c := kvitt.ErrorCode(err); c != kvitt.EINTERNAL {
+		return err
+	}
+	return &kvitt.Error{Code: kvitt.EUNAVAILABLE, Message: fmt.Sprintf("%s did not answer; kvitt keeps asking and will show the outcome", method)}
+}
+
+func (h *Hub) providerFor(ctx context.Context, p *kvitt.Payment) (kvitt.Provider, *kvitt.Till, error) {
+	prov, ok := h.providers[p.Method]
+	if !ok {
+		return nil, nil, kvitt.Errorf(kvitt.EUNAVAILABLE, "payment method %q is not configured on this server", p.Method)
+	}
+	var till *kvitt.Till
+	err := h.Store.View(ctx, func(tx kvitt.Tx) (err error) { till, err = tx.GetTill(p.TillID); return err })
+	return prov, till, err
+}
+
+// CancelPayment asks the provider to stop a payment that is not yet paid (the
+// cashier aborts). If the provider reports it paid meanwhile, it stays paid.
+func (h *Hub) CancelPayment(ctx context.Context, id string) (*kvitt.Payment, error) {
+	p, err := h.GetPayment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case p.State == kvitt.PaymentCancelled:
+		return p, nil
+	case p.State.Captured():
+		return nil, kvitt.Errorf(kvitt.ECONFLICT, "payment %s is %s; refund it instead", id, p.State)
+	case !p.State.Open():
+		return nil, kvitt.Errorf(kvitt.ECONFLICT, "payment %s is already %s", id, p.State)
+	}
+	prov, till, err := h.providerFor(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
+	defer cancel()
+	u, err := prov.Cancel(cctx, till, p)
+	if err != nil {
+		h.scheduleSync(ctx, id, time.Second)
+		return nil, providerUnreachable(p.Method, err)
+	}
+	if u.State == "" {
+		// The provider took the cancel; the outcome comes with the payment's own answer.
+		return h.GetPayment(ctx, id)
+	}
+	return h.apply(ctx, id, u, CauseAPI)
+}
+
+// ResolvePayment lets a person settle a payment whose outcome is unknown,
+// after checking with the provider or the customer's bank.
+func (h *Hub) ResolvePayment(ctx context.Context, id string, to kvitt.PaymentState, note string) (*kvitt.Payment, error) {
+	p, err := h.GetPayment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p.State != kvitt.PaymentUnknown {
+		return nil, kvitt.Errorf(kvitt.ECONFLICT, "payment %s is %s; only an unknown payment is resolved by hand", id, p.State)
+	}
+	switch to {
+	case kvitt.PaymentPaid, kvitt.PaymentFailed, kvitt.PaymentDeclined, kvitt.PaymentCancelled:
+	default:
+		return nil, kvitt.FieldError("state", "must be paid, failed, declined or cancelled")
+	}
+	if note == "" {
+		return nil, kvitt.FieldError("note", "say how the outcome was established (e.g. \"customer's bank confirmed\")")
+	}
+	return h.apply(ctx, id, kvitt.Update{State: to, Message: "Resolved by hand: " + note}, CauseOperator)
+}
+
+// ActAsCustomer acts as the customer for a payment through the method's simulator.
+func (h *Hub) ActAsCustomer(ctx context.Context, id string, action kvitt.CustomerAction, opts kvitt.CustomerOptions) (*kvitt.Payment, error) {
+	if !h.Sandbox {
+		return nil, kvitt.Errorf(kvitt.ENOTFOUND, "the sandbox is off on this server")
+	}
+	switch action {
+	case kvitt.CustomerApprove, kvitt.CustomerDecline, kvitt.CustomerCancel, kvitt.CustomerTimeout:
+	default:
+		return nil, kvitt.Errorf(kvitt.ENOTFOUND, "no sandbox action %q (approve, decline, cancel, timeout)", action)
+	}
+	p, err := h.GetPayment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cust, ok := h.customers[p.Method]
+	if !ok {
+		return nil, kvitt.Errorf(kvitt.ECONFLICT, "%s payments have no customer to simulate", p.Method)
+	}
+	if !p.State.Open() || p.State == kvitt.PaymentUnknown {
+		return nil, kvitt.Errorf(kvitt.ECONFLICT, "payment %s is %s; it is not waiting for the customer", id, p.State)
+	}
+	_, till, err := h.providerFor(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	wake, unsub := h.Subscribe(id)
+	defer unsub()
+	if err := cust.Act(ctx, till, p, action, opts); err != nil {
+		return nil, err
+	}
+	if _, isLong := h.providers[p.Method].(kvitt.LongRunning); !isLong {
+		if _, err := h.SyncPayment(ctx, id, CauseSandbox); err != nil {
+			return nil, err
+		}
+	}
+	// Give the provider's answer a moment to arrive, so the caller sees the outcome.
+	deadline := time.NewTimer(3 * time.Second)
+	defer deadline.Stop()
+	for {
+		cur, err := h.GetPayment(ctx, id)
+		if err != nil || cur.State != p.State {
+			return cur, err
+		}
+		select {
+		case <-wake:
+		case <-deadline.C:
+			return cur, nil
+		case <-ctx.Done():
+			return cur, ctx.Err()
+		}
+	}
+}
+
+// Callback takes a provider's callback: the adapter authenticates it and
+// names the reference; the hub re-reads the state from the provider.
+func (h *Hub) Callback(ctx context.Context, method string, r *http.Request) error {
+	prov, ok := h.providers[method]
+	if !ok {
+		return kvitt.Errorf(kvitt.ENOTFOUND, "no method %q", method)
+	}
+	rcv, ok := prov.(kvitt.CallbackReceiver)
+	if !ok {
+		return kvitt.Errorf(kvitt.ENOTFOUND, "%s takes no callbacks", method)
+	}
+	ref, err := rcv.ParseCallback(r)
+	if err != nil {
+		return err
+	}
+	var p *kvitt.Payment
+	var refund *kvitt.Refund
+	err = h.Store.View(ctx, func(tx kvitt.Tx) error {
+		var err error
+		if p, err = tx.PaymentByReference(method, ref); err == nil {
+			return nil
+		}
+		refund, err = tx.RefundByReference(method, ref)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if refund != nil {
+		_, err = h.SyncRefund(ctx, refund.ID, CauseCallback)
+		return err
+	}
+	_, err = h.SyncPayment(ctx, p.ID, CauseCallback)
+	if err != nil {
+		// The callback arrived; the re-read failed. The poller will try again.
+		h.scheduleSync(ctx, p.ID, time.Second)
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/kvitt-hub/kvitt"
+)
+
+// CompleteSale closes a fully paid sale and issues its receipt with the
+// till's next serial number. If the till has a control unit, the receipt is
+// registered before it is returned; if the unit cannot be reached, the sale
+// still completes (the customer has paid), the receipt stays marked pending
+// and a durable job registers it later, exactly once. Completing a completed
+// sale returns its receipt. Errors: ECONFLICT (not fully paid, payment in
+// progress, cancelled), ENOTFOUND.
+func (h *Hub) CompleteSale(ctx context.Context, saleID string) (*kvitt.Receipt, error) {
+	var rc *kvitt.Receipt
+	var fresh bool
+	now := h.now()
+	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+		s, err := tx.GetSale(saleID)
+		if err != nil {
+			return err
+		}
+		switch s.State {
+		case kvitt.SaleCompleted:
+			rc, err = tx.GetReceipt(s.ReceiptID)
+			return err
+		case kvitt.SaleCancelled:
+			return kvitt.Errorf(kvitt.ECONFLICT, "sale %s is cancelled", saleID)
+		}
+		ps, err := tx.ListSalePayments(saleID)
+		if err != nil {
+			return err
+		}
+		paid, _, openP := balance(s, ps)
+		if openP != nil {
+			return kvitt.Errorf(kvitt.ECONFLICT, "payment %s is still in progress; wait for it or cancel it", openP.ID)
+		}
+		if paid < s.Total {
+			return kvitt.Errorf(kvitt.ECONFLICT, "sale %s is not fully paid: %s of %s left to pay", saleID,
+				kvitt.FormatAmount(s.Total-paid, s.Currency), kvitt.FormatAmount(s.Total, s.Currency))
+		}
+		till, shop, m, err := tillContext(tx, s.TillID)
+		if err != nil {
+			return err
+		}
+		serial, err := tx.NextReceiptSerial(till.ID)
+		if err != nil {
+			return err
+		}
+		rc = &kvitt.Receipt{ID: kvitt.NewID("rcp"), MerchantID: m.ID, TillID: till.ID, SaleID: s.ID, Serial: serial,
+			Type: kvitt.ReceiptNormal, Kind: kvitt.ReceiptSale, Issued: now,
+			MerchantName: m.Name, OrgNr: m.OrgNr, StoreName: shop.Name, Address: shop.Address, RegisterID: till.RegisterID,
+			Currency: s.Currency, Lines: s.Lines, Total: s.Total, VAT: s.VAT, Registration: kvitt.RegistrationNotRequired}
+		for _, p := range ps {
+			if !p.State.Captured() {
+				continue
+			}
+			rc.Tenders = append(rc.Tenders, kvitt.Tender{PaymentID: p.ID, Method: p.Method, Amount: p.Applied(), Tip: p.Tip,
+				Tendered: p.Tendered, Change: p.Change, Rounding: p.Rounding, Reference: p.Reference, Card: p.Card})
+			rc.Tip += p.Tip
+		}
+		if till.ControlUnit != "" {
+			rc.Registration = kvitt.RegistrationPending
+			if err := tx.EnqueueJob(&kvitt.Job{Kind: jobReceiptRegister, Ref: rc.ID, RunAt: now.Add(h.ControlUnitTimeout + time.Second)}); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateReceipt(rc); err != nil {
+			return err
+		}
+		s.State, s.ReceiptID = kvitt.SaleCompleted, rc.ID
+		if err := tx.UpdateSale(s); err != nil {
+			return err
+		}
+		fresh = true
+		return journalReceipt(tx, now, "receipt.issued", rc)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if fresh {
+		h.events.Publish("sale:" + saleID)
+	}
+	if rc.Registration == kvitt.RegistrationPending {
+		cctx, cancel := context.WithTimeout(ctx, h.ControlUnitTimeout)
+		defer cancel()
+		if reg, err := h.RegisterReceipt(cctx, rc.ID); err == nil {
+			rc = reg
+		} else {
+			h.Logger.Warn("control unit: registration postponed", "receipt", rc.ID, "err", err)
+			h.wakeWorker()
+		}
+	}
+	return rc, nil
+}
+
+func journalReceipt(tx kvitt.Tx, at time.Time, kind string, rc *kvitt.Receipt) error {
+	data, _ := json.Marshal(struct {
+		Receipt     string       `json:"receipt"`
+		Till        string       `json:"till"`
+		Serial      int64        `json:"serial"`
+		Type        string       `json:"type"`
+		Kind        string       `json:"kind"`
+		Total       int64        `json:"total"`
+		Currency    string       `json:"currency"`
+		VAT         []vatJournal `json:"vat"`
+		ControlUnit string       `json:"control_unit,omitempty"`
+		ControlCode string       `json:"control_code,omitempty"`
+	}{rc.ID, rc.TillID, rc.Serial, string(rc.Type), string(rc.Kind), rc.Total, string(rc.Currency), vatJournalOf(rc.VAT), rc.ControlUnitID, rc.ControlCode})
+	return tx.AppendJournal(&kvitt.JournalEntry{At: at, Kind: kind, Ref: rc.ID, Data: string(data)})
+}
+
+type vatJournal struct {
+	Rate  int64 `json:"rate"`
+	Gross int64 `json:"gross"`
+	VAT   int64 `json:"vat"`
+}
+
+func vatJournalOf(vs []kvitt.VATTotal) []vatJournal {
+	out := make([]vatJournal, len(vs))
+	for i, v := range vs {
+		out[i] = vatJournal{v.Rate, v.Gross, v.VAT}
+	}
+	return out
+}
+
+// GetReceipt returns a receipt.
+func (h *Hub) GetReceipt(ctx context.Context, id string) (*kvitt.Receipt, error) {
+	var r *kvitt.Receipt
+	err := h.Store.View(ctx, func(tx kvitt.Tx) (err error) { r, err = tx.GetReceipt(id); return err })
+	return r, err
+}
+
+// Registration returns the receipt data the control unit receives.
+func Registration(rc *kvitt.Receipt) *kvitt.Registration {
+	reg := &kvitt.Registration{Time: rc.Issued, OrgNr: rc.OrgNr, RegisterID: rc.RegisterID, Serial: rc.Serial,
+		Type: rc.Type, Kind: rc.Kind, Amount: rc.Total, CopyTime: rc.CopyTime, CopySerial: rc.CopySerial}
+	for _, v := range rc.VAT {
+		if rc.Kind == kvitt.ReceiptReturn {
+			v.VAT, v.Gross, v.Net = -v.VAT, -v.Gross, -v.Net
+		}
+		reg.VAT = append(reg.VAT, v)
+	}
+	if reg.Amount < 0 {
+		reg.Amount = -reg.Amount
+	}
+	return reg
+}
+
+// RegisterReceipt registers a pending receipt with its till's control unit.
+// The control unit is idempotent per register and serial, so a retry after a
+// lost answer returns the same code and registers nothing twice.
+func (h *Hub) RegisterReceipt(ctx context.Context, id string) (*kvitt.Receipt, error) {
+	var rc *kvitt.Receipt
+	var till *kvitt.Till
+	err := h.Store.View(ctx, func(tx kvitt.Tx) (err error) {
+		if rc, err = tx.GetReceipt(id); err != nil {
+			return err
+		}
+		till, err = tx.GetTill(rc.TillID)
+		return err
+	})
+	if err != nil || rc.Registration != kvitt.RegistrationPending {
+		return rc, err
+	}
+	cu, ok := h.ControlUnits[till.ControlUnit]
+	if !ok {
+		return nil, kvitt.Errorf(kvitt.EUNAVAILABLE, "control unit %q of till %s is not configured", till.ControlUnit, till.ID)
+	}
+	code, err := cu.Register(ctx, Registration(rc))
+	h.metrics.ReceiptRegistered(err == nil)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		err = h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+			if rc, err = tx.GetReceipt(id); err != nil {
+				return err
+			}
+			if rc.Registration != kvitt.RegistrationPending {
+				return nil
+			}
+			rc.Registration, rc.ControlUnitID, rc.ControlCode = kvitt.RegistrationRegistered, code.UnitID, code.Code
+			if err := tx.UpdateReceipt(rc); err != nil {
+				return err
+			}
+			return journalReceipt(tx, h.now(), "receipt.registered", rc)
+		})
+		if isCode(err, kvitt.ECONFLICT) && attempt < 5 {
+			continue
+		}
+		if err == nil {
+			h.events.Publish("sale:" + rc.SaleID)
+			h.events.Publish("receipt:" + rc.ID)
+		}
+		return rc, err
+	}
+}

@@ -1,0 +1,240 @@
+package hub
+
+import (
+	"context"
+	"time"
+
+	"github.com/kvitt-hub/kvitt"
+)
+
+// RefundInput asks to give back part or all of a payment.
+type RefundInput struct {
+	Amount         int64
+	IdempotencyKey string
+}
+
+// CreateRefund refunds a captured payment by the same method, never above
+// what is left (refunds in progress count as taken). The refund is stored
+// with its provider reference before the provider is called. Errors:
+// EUNPROCESSABLE (amount), ECONFLICT (payment not paid), ENOTFOUND.
+func (h *Hub) CreateRefund(ctx context.Context, paymentID string, in RefundInput) (*kvitt.Refund, error) {
+	var r *kvitt.Refund
+	var p *kvitt.Payment
+	var prov kvitt.Provider
+	var instant kvitt.Instant
+	var replay bool
+	now := h.now()
+	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+		if in.IdempotencyKey != "" {
+			if existing, err := tx.RefundByIdempotencyKey(in.IdempotencyKey); err == nil {
+				r, replay = existing, true
+				return nil
+			}
+		}
+		var err error
+		if p, err = tx.GetPayment(paymentID); err != nil {
+			return err
+		}
+		var ok bool
+		if prov, ok = h.providers[p.Method]; !ok {
+			return kvitt.Errorf(kvitt.EUNAVAILABLE, "payment method %q is not configured on this server", p.Method)
+		}
+		if !p.State.Captured() {
+			return kvitt.Errorf(kvitt.ECONFLICT, "payment %s is %s; only a paid payment can be refunded", paymentID, p.State)
+		}
+		rs, err := tx.ListRefunds(paymentID)
+		if err != nil {
+			return err
+		}
+		left := p.Refundable()
+		for _, x := range rs {
+			if x.State == kvitt.RefundCreated || x.State == kvitt.RefundPending || x.State == kvitt.RefundUnknown {
+				left -= x.Amount
+			}
+		}
+		switch {
+		case in.Amount <= 0:
+			return kvitt.FieldError("amount", "must be above zero (minor units)")
+		case left <= 0:
+			return kvitt.Errorf(kvitt.ECONFLICT, "payment %s has nothing left to refund", paymentID)
+		case in.Amount > left:
+			return kvitt.FieldError("amount", "%s is more than the %s left to refund", kvitt.FormatAmount(in.Amount, p.Currency), kvitt.FormatAmount(left, p.Currency))
+		}
+		r = &kvitt.Refund{ID: kvitt.NewID("ref"), PaymentID: p.ID, Amount: in.Amount, Currency: p.Currency, State: kvitt.RefundCreated,
+			Reference: prov.NewReference(), IdempotencyKey: in.IdempotencyKey}
+		if err := tx.CreateRefund(r); err != nil {
+			return err
+		}
+		if instant, ok = prov.(kvitt.Instant); ok {
+			return h.applyRefundTo(tx, p, r, instant.SettleRefund(p, r))
+		}
+		return tx.EnqueueJob(&kvitt.Job{Kind: jobRefundSync, Ref: r.ID, RunAt: now.Add(30 * time.Second)})
+	})
+	if err != nil || replay {
+		return r, err
+	}
+	if instant != nil {
+		h.notify(p)
+		return r, nil
+	}
+	till, err := h.tillOf(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := prov.(kvitt.LongRunning); ok {
+		inflight.Store(r.ID, struct{}{})
+		rr := *r
+		h.goBackground(func(ctx context.Context) {
+			defer inflight.Delete(rr.ID)
+			ctx, cancel := context.WithTimeout(ctx, h.LongRunningTimeout)
+			defer cancel()
+			h.callRefund(ctx, prov, till, p, &rr)
+		})
+		r.State = kvitt.RefundPending
+		return r, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
+	defer cancel()
+	return h.callRefund(cctx, prov, till, p, r)
+}
+
+func (h *Hub) callRefund(ctx context.Context, prov kvitt.Provider, till *kvitt.Till, p *kvitt.Payment, r *kvitt.Refund) (*kvitt.Refund, error) {
+	ru, err := prov.Refund(ctx, till, p, r)
+	if err != nil {
+		h.Logger.Warn("refund: no answer", "refund", r.ID, "err", err)
+		h.Store.Update(context.Background(), func(tx kvitt.Tx) error {
+			return tx.EnqueueJob(&kvitt.Job{Kind: jobRefundSync, Ref: r.ID, RunAt: h.now().Add(2 * time.Second)})
+		})
+		h.wakeWorker()
+		return h.GetRefund(context.Background(), r.ID)
+	}
+	return h.applyRefund(context.Background(), r.ID, ru)
+}
+
+func (h *Hub) tillOf(ctx context.Context, p *kvitt.Payment) (*kvitt.Till, error) {
+	var t *kvitt.Till
+	err := h.Store.View(ctx, func(tx kvitt.Tx) (err error) { t, err = tx.GetTill(p.TillID); return err })
+	return t, err
+}
+
+// GetRefund returns a refund.
+func (h *Hub) GetRefund(ctx context.Context, id string) (*kvitt.Refund, error) {
+	var r *kvitt.Refund
+	err := h.Store.View(ctx, func(tx kvitt.Tx) (err error) { r, err = tx.GetRefund(id); return err })
+	return r, err
+}
+
+// ListRefunds returns a payment's refunds.
+func (h *Hub) ListRefunds(ctx context.Context, paymentID string) ([]*kvitt.Refund, error) {
+	var rs []*kvitt.Refund
+	err := h.Store.View(ctx, func(tx kvitt.Tx) (err error) {
+		if _, err := tx.GetPayment(paymentID); err != nil {
+			return err
+		}
+		rs, err = tx.ListRefunds(paymentID)
+		return err
+	})
+	return rs, err
+}
+
+func (h *Hub) applyRefund(ctx context.Context, id string, ru kvitt.RefundUpdate) (*kvitt.Refund, error) {
+	for attempt := 0; ; attempt++ {
+		var r *kvitt.Refund
+		var p *kvitt.Payment
+		err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+			if r, err = tx.GetRefund(id); err != nil {
+				return err
+			}
+			if p, err = tx.GetPayment(r.PaymentID); err != nil {
+				return err
+			}
+			return h.applyRefundTo(tx, p, r, ru)
+		})
+		if isCode(err, kvitt.ECONFLICT) && attempt < 5 {
+			continue
+		}
+		if err == nil {
+			h.notify(p)
+		}
+		return r, err
+	}
+}
+
+// applyRefundTo moves a refund to its reported state; when it succeeds, the
+// payment's refunded sum grows and it becomes partially_refunded or refunded.
+// A refund that has succeeded or failed never changes again.
+func (h *Hub) applyRefundTo(tx kvitt.Tx, p *kvitt.Payment, r *kvitt.Refund, ru kvitt.RefundUpdate) error {
+	if r.State == kvitt.RefundSucceeded || r.State == kvitt.RefundFailed {
+		return nil
+	}
+	if ru.State == "" || (ru.State == r.State && ru.Message == r.Message) {
+		if ru.Retry > 0 {
+			return tx.EnqueueJob(&kvitt.Job{Kind: jobRefundSync, Ref: r.ID, RunAt: h.now().Add(ru.Retry)})
+		}
+		return nil
+	}
+	r.State = ru.State
+	if ru.ErrorCode != "" {
+		r.ErrorCode = ru.ErrorCode
+	}
+	if ru.Message != "" {
+		r.Message = ru.Message
+	}
+	if len(ru.Provider) > 0 {
+		if r.Provider == nil {
+			r.Provider = map[string]string{}
+		}
+		for k, v := range ru.Provider {
+			r.Provider[k] = v
+		}
+	}
+	if err := tx.UpdateRefund(r); err != nil {
+		return err
+	}
+	if r.State != kvitt.RefundSucceeded {
+		if (r.State == kvitt.RefundPending || r.State == kvitt.RefundCreated) && ru.Retry > 0 {
+			return tx.EnqueueJob(&kvitt.Job{Kind: jobRefundSync, Ref: r.ID, RunAt: h.now().Add(ru.Retry)})
+		}
+		return nil
+	}
+	from := p.State
+	p.Refunded += r.Amount
+	p.State = kvitt.PaymentPartiallyRefunded
+	if p.Refundable() <= 0 {
+		p.State = kvitt.PaymentRefunded
+	}
+	if err := tx.UpdatePayment(p); err != nil {
+		return err
+	}
+	return h.recordTransition(tx, p, from, p.State, CauseRefund, "Refunded "+kvitt.Money{Amount: r.Amount, Currency: r.Currency}.String())
+}
+
+// SyncRefund asks the provider about a refund whose answer was lost.
+func (h *Hub) SyncRefund(ctx context.Context, id, cause string) (*kvitt.Refund, error) {
+	r, err := h.GetRefund(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.State == kvitt.RefundSucceeded || r.State == kvitt.RefundFailed {
+		return r, nil
+	}
+	p, err := h.GetPayment(ctx, r.PaymentID)
+	if err != nil {
+		return nil, err
+	}
+	prov, till, err := h.providerFor(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	st, ok := prov.(kvitt.RefundStatuser)
+	if !ok {
+		return r, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
+	defer cancel()
+	ru, err := st.RefundStatus(cctx, till, p, r)
+	if err != nil {
+		return r, providerUnreachable(p.Method, err)
+	}
+	return h.applyRefund(ctx, id, ru)
+}

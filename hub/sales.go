@@ -1,0 +1,167 @@
+package hub
+
+import (
+	"context"
+	"errors"
+
+	"github.com/kvitt-hub/kvitt"
+)
+
+// SaleInput is what a till sends to open a sale.
+type SaleInput struct {
+	TillID   string
+	Currency kvitt.Currency
+	Lines    []kvitt.SaleLine
+	// IdempotencyKey, scoped to the caller, makes a retried create return the first sale.
+	IdempotencyKey string
+}
+
+// tillContext loads a till with its store and merchant.
+func tillContext(tx kvitt.Tx, tillID string) (*kvitt.Till, *kvitt.Shop, *kvitt.Merchant, error) {
+	t, err := tx.GetTill(tillID)
+	if err != nil {
+		if kvitt.ErrorCode(err) == kvitt.ENOTFOUND {
+			return nil, nil, nil, &kvitt.Error{Code: kvitt.EUNPROCESSABLE, Field: "till_id", Message: "no till " + quote(tillID)}
+		}
+		return nil, nil, nil, err
+	}
+	s, err := tx.GetShop(t.StoreID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, err := tx.GetMerchant(s.MerchantID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return t, s, m, nil
+}
+
+func quote(s string) string { return "\"" + s + "\"" }
+
+// CreateSale validates and stores a new open sale. Errors: EUNPROCESSABLE
+// naming the field (unknown till, no lines, bad VAT rate, wrong currency).
+func (h *Hub) CreateSale(ctx context.Context, in SaleInput) (*kvitt.Sale, error) {
+	if in.TillID == "" {
+		return nil, kvitt.FieldError("till_id", "is required")
+	}
+	var sale *kvitt.Sale
+	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+		if in.IdempotencyKey != "" {
+			if s, err := tx.SaleByIdempotencyKey(in.IdempotencyKey); err == nil {
+				sale = s
+				return nil
+			}
+		}
+		_, _, m, err := tillContext(tx, in.TillID)
+		if err != nil {
+			return err
+		}
+		cur := in.Currency
+		if cur == "" {
+			cur = m.Currency
+		}
+		s := &kvitt.Sale{ID: kvitt.NewID("sale"), MerchantID: m.ID, TillID: in.TillID, Currency: cur,
+			Lines: in.Lines, State: kvitt.SaleOpen, IdempotencyKey: in.IdempotencyKey}
+		if err := s.ComputeTotals(m); err != nil {
+			return err
+		}
+		if err := tx.CreateSale(s); err != nil {
+			return err
+		}
+		sale = s
+		return nil
+	})
+	return sale, err
+}
+
+// GetSale returns a sale.
+func (h *Hub) GetSale(ctx context.Context, id string) (*kvitt.Sale, error) {
+	var s *kvitt.Sale
+	err := h.Store.View(ctx, func(tx kvitt.Tx) (err error) { s, err = tx.GetSale(id); return err })
+	return s, err
+}
+
+// SaleView is a sale with its payments and what is left to pay.
+type SaleView struct {
+	Sale     *kvitt.Sale
+	Payments []*kvitt.Payment
+	Paid     int64 // received from captured payments (net of refunds)
+	Due      int64 // left to pay, not counting open payments
+}
+
+// ViewSale returns a sale with its payments and balance.
+func (h *Hub) ViewSale(ctx context.Context, id string) (*SaleView, error) {
+	var v *SaleView
+	err := h.Store.View(ctx, func(tx kvitt.Tx) error {
+		s, err := tx.GetSale(id)
+		if err != nil {
+			return err
+		}
+		ps, err := tx.ListSalePayments(id)
+		if err != nil {
+			return err
+		}
+		v = &SaleView{Sale: s, Payments: ps}
+		v.Paid, _, _ = balance(s, ps)
+		v.Due = s.Total - v.Paid
+		return nil
+	})
+	return v, err
+}
+
+// balance returns what captured payments brought in (net of refunds), what
+// open payments may still bring, and the open payment, if any.
+func balance(s *kvitt.Sale, ps []*kvitt.Payment) (paid, open int64, openPayment *kvitt.Payment) {
+	for _, p := range ps {
+		switch {
+		case p.State.Captured():
+			paid += p.Applied() - min(p.Refunded, p.Applied())
+		case p.State.Open():
+			open += p.Applied()
+			openPayment = p
+		}
+	}
+	return paid, open, openPayment
+}
+
+// CancelSale voids an open sale that has no money in it. A sale with a
+// captured payment is refunded first; one with an open payment is cancelled first.
+func (h *Hub) CancelSale(ctx context.Context, id string) (*kvitt.Sale, error) {
+	var sale *kvitt.Sale
+	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+		s, err := tx.GetSale(id)
+		if err != nil {
+			return err
+		}
+		switch s.State {
+		case kvitt.SaleCancelled:
+			sale = s
+			return nil
+		case kvitt.SaleCompleted:
+			return kvitt.Errorf(kvitt.ECONFLICT, "sale %s is completed; refund its payments and register a return instead", id)
+		}
+		ps, err := tx.ListSalePayments(id)
+		if err != nil {
+			return err
+		}
+		paid, _, openP := balance(s, ps)
+		if openP != nil {
+			return kvitt.Errorf(kvitt.ECONFLICT, "payment %s is still in progress; cancel it first", openP.ID)
+		}
+		if paid != 0 {
+			return kvitt.Errorf(kvitt.ECONFLICT, "the sale has %s paid; refund it before cancelling the sale", kvitt.Money{Amount: paid, Currency: s.Currency})
+		}
+		s.State = kvitt.SaleCancelled
+		if err := tx.UpdateSale(s); err != nil {
+			return err
+		}
+		sale = s
+		return nil
+	})
+	return sale, err
+}
+
+func isCode(err error, code string) bool {
+	var e *kvitt.Error
+	return errors.As(err, &e) && e.Code == code
+}
