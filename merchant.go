@@ -70,8 +70,8 @@ type Till struct {
 
 // Terminal is an integrated card terminal paired with a till.
 type Terminal struct {
-	POIID string // the terminal's nexo POIID
-	URL   string // where the terminal's nexo endpoint listens, "https://10.0.0.12:8443/nexo"
+	POIID string `json:"poiid"` // the terminal's nexo POIID
+	URL   string `json:"url"`   // where the terminal's nexo endpoint listens, "https://10.0.0.12:8443/nexo"
 	// Tip enables "Extra": the customer enters the total (amount + tip) on the terminal.
-	Tip bool
+	Tip bool `json:"tip"`
 }

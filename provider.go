@@ -127,4 +127,7 @@ type Customer interface {
 // enters on the terminal, or a card scenario.
 type CustomerOptions struct {
 	Tip int64
+	// Scenario picks a simulator script: a card that is declined for
+	// insufficient funds, a wrong PIN, a signature request ("" = the action's default).
+	Scenario string
 }

@@ -92,7 +92,9 @@ type Registration struct {
 	Time       time.Time
 	OrgNr      string
 	RegisterID string
-	Serial     int64
+	// Address is the point of sale's address (TCS RegisterAddress).
+	Address string
+	Serial  int64
 	Type       ReceiptType
 	Kind       ReceiptKind
 	// Amount is the sale amount, or for a return the absolute return amount.

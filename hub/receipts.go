@@ -137,7 +137,7 @@ func (h *Hub) GetReceipt(ctx context.Context, id string) (*kvitt.Receipt, error)
 
 // Registration returns the receipt data the control unit receives.
 func Registration(rc *kvitt.Receipt) *kvitt.Registration {
-	reg := &kvitt.Registration{Time: rc.Issued, OrgNr: rc.OrgNr, RegisterID: rc.RegisterID, Serial: rc.Serial,
+	reg := &kvitt.Registration{Time: rc.Issued, OrgNr: rc.OrgNr, RegisterID: rc.RegisterID, Address: rc.Address, Serial: rc.Serial,
 		Type: rc.Type, Kind: rc.Kind, Amount: rc.Total, CopyTime: rc.CopyTime, CopySerial: rc.CopySerial}
 	for _, v := range rc.VAT {
 		if rc.Kind == kvitt.ReceiptReturn {

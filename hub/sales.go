@@ -165,3 +165,40 @@ func isCode(err error, code string) bool {
 	var e *kvitt.Error
 	return errors.As(err, &e) && e.Code == code
 }
+
+// RecoveryItem is something on a till that needs a person's decision.
+type RecoveryItem struct {
+	Sale    *kvitt.Sale
+	Payment *kvitt.Payment
+	Reason  string
+}
+
+// Recovery lists a till's payments that need a cashier: money taken for a sale
+// that has no receipt (complete the sale with it, or refund it), and payments
+// whose outcome is unknown (resolve by hand after checking with the provider).
+func (h *Hub) Recovery(ctx context.Context, tillID string) ([]RecoveryItem, error) {
+	var out []RecoveryItem
+	err := h.Store.View(ctx, func(tx kvitt.Tx) error {
+		ps, err := tx.ListPayments([]kvitt.PaymentState{kvitt.PaymentPaid, kvitt.PaymentPartiallyRefunded, kvitt.PaymentUnknown, kvitt.PaymentAuthorized}, 1000)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.TillID != tillID {
+				continue
+			}
+			s, err := tx.GetSale(p.SaleID)
+			if err != nil {
+				return err
+			}
+			switch {
+			case p.State == kvitt.PaymentUnknown:
+				out = append(out, RecoveryItem{s, p, "The outcome of this payment is unknown. Check with the provider, then resolve it as paid or failed."})
+			case s.State == kvitt.SaleOpen && p.Refundable() > 0:
+				out = append(out, RecoveryItem{s, p, "Money was taken but the sale has no receipt. Complete the sale with this payment, or refund it."})
+			}
+		}
+		return nil
+	})
+	return out, err
+}

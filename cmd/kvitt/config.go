@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/kvitt-hub/kvitt"
+)
+
+// Config is kvitt's configuration: defaults, then a JSON file (--config),
+// then flags. See docs/configuration.md.
+type Config struct {
+	Addr string `json:"addr"`
+	Data string `json:"data"`
+	// Sandbox runs every provider's simulator in-process and points the adapters at them.
+	Sandbox bool `json:"sandbox"`
+	// PublicURL is how tills reach kvitt (for QR image links), default http://<addr>.
+	PublicURL string `json:"public_url"`
+
+	Merchant MerchantConfig `json:"merchant"`
+	Tills    []TillConfig   `json:"tills"`
+
+	// ControlUnits are the Swedish control units tills register receipts with, by name.
+	ControlUnits map[string]ControlUnitConfig `json:"control_units"`
+	Swish        *SwishConfig                 `json:"swish"`
+	// Card enables the integrated card terminals configured on the tills.
+	Card *CardConfig `json:"card"`
+}
+
+// MerchantConfig describes the merchant created on first start.
+type MerchantConfig struct {
+	ID       string      `json:"id"`
+	Name     string      `json:"name"`
+	OrgNr    string      `json:"org_nr"`
+	Country  string      `json:"country"`
+	Currency string      `json:"currency"`
+	Store    StoreConfig `json:"store"`
+}
+
+// StoreConfig is the point of sale.
+type StoreConfig struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Address string `json:"address"`
+}
+
+// TillConfig is a till, created on first start and kept in step after.
+type TillConfig struct {
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	RegisterID  string          `json:"register_id"`
+	ControlUnit string          `json:"control_unit"`
+	Terminal    *kvitt.Terminal `json:"terminal"`
+}
+
+func (tc TillConfig) till(storeID string) *kvitt.Till {
+	var term *kvitt.Terminal
+	if tc.Terminal != nil {
+		t := *tc.Terminal
+		term = &t
+	}
+	return &kvitt.Till{ID: tc.ID, StoreID: storeID, Name: tc.Name, RegisterID: tc.RegisterID, ControlUnit: tc.ControlUnit, Terminal: term}
+}
+
+// ControlUnitConfig is a cloud control unit reached over mutual TLS.
+type ControlUnitConfig struct {
+	URL      string `json:"url"`
+	CertFile string `json:"cert_file"` // client certificate chain (PEM)
+	KeyFile  string `json:"key_file"`
+	CAFile   string `json:"ca_file"` // CA bundle to trust (PEM); system roots when empty
+}
+
+// SwishConfig is the Swish Commerce API connection.
+type SwishConfig struct {
+	BaseURL      string `json:"base_url"`    // https://cpc.getswish.net/swish-cpcapi/api/
+	PayeeAlias   string `json:"payee_alias"` // the merchant's Swish number, 123xxxxxxx
+	CertFile     string `json:"cert_file"`   // PEM chain with key, or PKCS#12 (.p12/.pfx)
+	KeyFile      string `json:"key_file"`
+	P12Password  string `json:"p12_password"`
+	CAFile       string `json:"ca_file"`
+	CallbackURL  string `json:"callback_url"` // public https base URL Swish calls back, e.g. https://pay.example.se
+	Message      string `json:"message"`
+	ExpiryWarnIn string `json:"expiry_warning"` // duration before expiry to warn, default 720h
+}
+
+// CardConfig configures the card terminal connection.
+type CardConfig struct {
+	CAFile string `json:"ca_file"` // CA that signed the terminals' certificates
+	SaleID string `json:"sale_id"` // the till software's nexo SaleID
+}
+
+// DefaultConfig is the sandbox of the contract: ./kvitt-data, 127.0.0.1:8080,
+// a demo merchant with till 1.
+func DefaultConfig() Config {
+	return Config{
+		Addr:    "127.0.0.1:8080",
+		Data:    "kvitt-data",
+		Sandbox: true,
+		Merchant: MerchantConfig{ID: "demo", Name: "Demobutiken AB", OrgNr: "5566778899", Country: "SE", Currency: "SEK",
+			Store: StoreConfig{ID: "demo-store", Name: "Demobutiken", Address: "Drottninggatan 1, 111 51 Stockholm"}},
+		Tills: []TillConfig{{ID: "1", Name: "Kassa 1", RegisterID: "KVITT-DEMO-0001"}},
+	}
+}
+
+// LoadConfig reads a JSON config file over the defaults. Unknown keys are errors.
+func LoadConfig(path string) (Config, error) {
+	c := DefaultConfig()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks the configuration before anything starts.
+func (c *Config) Validate() error {
+	if c.Addr == "" || c.Data == "" {
+		return fmt.Errorf("config: addr and data are required")
+	}
+	m := c.Merchant
+	if m.ID == "" || m.Name == "" || m.Store.ID == "" {
+		return fmt.Errorf("config: merchant.id, merchant.name and merchant.store.id are required")
+	}
+	if !kvitt.Currency(m.Currency).Valid() {
+		return fmt.Errorf("config: merchant.currency %q is not supported", m.Currency)
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Tills {
+		if t.ID == "" || seen[t.ID] {
+			return fmt.Errorf("config: tills[%d].id is empty or repeated", i)
+		}
+		seen[t.ID] = true
+		if t.ControlUnit != "" && !c.Sandbox {
+			if _, ok := c.ControlUnits[t.ControlUnit]; !ok {
+				return fmt.Errorf("config: tills[%d].control_unit %q is not in control_units", i, t.ControlUnit)
+			}
+		}
+	}
+	if !c.Sandbox && c.Swish != nil && (c.Swish.BaseURL == "" || c.Swish.PayeeAlias == "" || c.Swish.CertFile == "" || c.Swish.CallbackURL == "") {
+		return fmt.Errorf("config: swish needs base_url, payee_alias, cert_file and callback_url")
+	}
+	return nil
+}

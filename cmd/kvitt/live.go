@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"github.com/kvitt-hub/kvitt/controlunit"
+	"github.com/kvitt-hub/kvitt/hub"
+)
+
+// configureLive connects the real providers of the configuration.
+func configureLive(ctx context.Context, c *Config, h *hub.Hub, publicURL string) error {
+	for name, cc := range c.ControlUnits {
+		tlsc, err := clientTLS(cc.CertFile, cc.KeyFile, cc.CAFile)
+		if err != nil {
+			return fmt.Errorf("control unit %s: %w", name, err)
+		}
+		cu, err := controlunit.New(controlunit.Config{URL: cc.URL, TLS: tlsc})
+		if err != nil {
+			return fmt.Errorf("control unit %s: %w", name, err)
+		}
+		h.ControlUnits[name] = cu
+	}
+	for _, f := range liveProviders {
+		if err := f(ctx, c, h, publicURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// liveProviders connect configured payment providers.
+var liveProviders []func(ctx context.Context, c *Config, h *hub.Hub, publicURL string) error
+
+// clientTLS builds a TLS client config with a client certificate (PEM chain
+// and key) and, optionally, a CA bundle to trust instead of the system roots.
+func clientTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if certFile != "" {
+		if keyFile == "" {
+			keyFile = certFile
+		}
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}

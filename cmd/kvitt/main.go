@@ -1,0 +1,75 @@
+// Command kvitt is the payment hub: "kvitt serve" runs it (sandbox by
+// default), the other subcommands run simulators and operator tasks.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `kvitt: a payment hub for Nordic retail
+
+usage:
+  kvitt serve [--data DIR] [--addr HOST:PORT] [--config FILE] [--live]
+  kvitt sim swish|nexo|controlunit [flags]     run one provider simulator alone
+  kvitt swish csr | cert import | cert info    the Swish merchant certificate
+  kvitt apikey create --scope admin|backoffice|till [--till ID] [--name NAME] [--data DIR]
+  kvitt journal verify [--data DIR]            check the hash chain of the journal
+  kvitt report x|z --till ID [--data DIR]      print an X or Z report (Z closes the day)
+  kvitt version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "kvitt:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program, so tests run it as it is.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("no command")
+	}
+	switch args[0] {
+	case "serve":
+		m := NewMain(getenv, stdout, stderr)
+		if err := m.ParseFlags(args[1:]); err != nil {
+			return err
+		}
+		if err := m.Run(ctx); err != nil {
+			m.Close()
+			return err
+		}
+		<-ctx.Done()
+		return m.Close()
+	case "sim":
+		return runSim(ctx, args[1:], stdout, stderr)
+	case "swish":
+		return runSwish(ctx, args[1:], stdout, stderr)
+	case "apikey":
+		return runAPIKey(ctx, args[1:], stdout, stderr)
+	case "journal":
+		return runJournal(ctx, args[1:], stdout, stderr)
+	case "report":
+		return runReport(ctx, args[1:], getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "kvitt", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,510 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/kvitt-hub/kvitt"
+	"github.com/kvitt-hub/kvitt/hub"
+	"github.com/kvitt-hub/kvitt/qr"
+	"github.com/kvitt-hub/kvitt/receipt"
+)
+
+var errNoRoute = kvitt.Errorf(kvitt.ENOTFOUND, "no such endpoint; see docs/api.md")
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.Write([]byte("ok\n"))
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	var problems []string
+	if s.Ready != nil {
+		problems = s.Ready(r.Context())
+	}
+	if len(problems) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "problems": problems})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+}
+
+// Sales.
+
+func (s *Server) handleCreateSale(w http.ResponseWriter, r *http.Request) error {
+	var req saleRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	p := principalOf(r.Context())
+	if err := require(p, kvitt.ScopeAdmin, kvitt.ScopeBackOffice, kvitt.ScopeTill); err != nil {
+		return err
+	}
+	if p.Scope == kvitt.ScopeTill && req.TillID == "" {
+		req.TillID = flexString(p.TillID)
+	}
+	if p.Scope == kvitt.ScopeTill && string(req.TillID) != p.TillID {
+		return &kvitt.Error{Code: kvitt.EFORBIDDEN, Field: "till_id", Message: "this API key belongs to till " + p.TillID}
+	}
+	in, err := req.toInput()
+	if err != nil {
+		return err
+	}
+	in.IdempotencyKey = idempotencyKeyOf(r.Context())
+	sale, err := s.Hub.CreateSale(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toSaleJSON(sale))
+	return nil
+}
+
+// saleFor loads a sale the caller may see.
+func (s *Server) saleFor(r *http.Request) (*kvitt.Sale, error) {
+	sale, err := s.Hub.GetSale(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := canTill(principalOf(r.Context()), sale.TillID); err != nil {
+		return nil, kvitt.Errorf(kvitt.ENOTFOUND, "sale %q not found", r.PathValue("id"))
+	}
+	return sale, nil
+}
+
+func (s *Server) handleGetSale(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.saleFor(r); err != nil {
+		return err
+	}
+	v, err := s.Hub.ViewSale(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toSaleViewJSON(v, s.PublicURL))
+	return nil
+}
+
+func (s *Server) handleCreatePayment(w http.ResponseWriter, r *http.Request) error {
+	var req paymentRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	sale, err := s.saleFor(r)
+	if err != nil {
+		return err
+	}
+	p, err := s.Hub.CreatePayment(r.Context(), sale.ID, hub.PaymentInput{Method: req.Method, Amount: req.Amount, Tendered: req.Tendered,
+		PayerAlias: req.PayerAlias, IdempotencyKey: idempotencyKeyOf(r.Context())})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toPaymentJSON(p, s.PublicURL))
+	return nil
+}
+
+func (s *Server) handleCompleteSale(w http.ResponseWriter, r *http.Request) error {
+	sale, err := s.saleFor(r)
+	if err != nil {
+		return err
+	}
+	rc, err := s.Hub.CompleteSale(r.Context(), sale.ID)
+	if err != nil {
+		return err
+	}
+	writeReceiptJSON(w, http.StatusOK, rc)
+	return nil
+}
+
+func (s *Server) handleCancelSale(w http.ResponseWriter, r *http.Request) error {
+	sale, err := s.saleFor(r)
+	if err != nil {
+		return err
+	}
+	sale, err = s.Hub.CancelSale(r.Context(), sale.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toSaleJSON(sale))
+	return nil
+}
+
+// Payments.
+
+func (s *Server) paymentFor(r *http.Request) (*kvitt.Payment, error) {
+	p, err := s.Hub.GetPayment(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := canTill(principalOf(r.Context()), p.TillID); err != nil {
+		return nil, kvitt.Errorf(kvitt.ENOTFOUND, "payment %q not found", r.PathValue("id"))
+	}
+	return p, nil
+}
+
+func (s *Server) handleGetPayment(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.paymentFor(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toPaymentJSON(p, s.PublicURL))
+	return nil
+}
+
+func (s *Server) handleCancelPayment(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.paymentFor(r); err != nil {
+		return err
+	}
+	p, err := s.Hub.CancelPayment(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toPaymentJSON(p, s.PublicURL))
+	return nil
+}
+
+func (s *Server) handleSyncPayment(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.paymentFor(r); err != nil {
+		return err
+	}
+	p, err := s.Hub.SyncPayment(r.Context(), r.PathValue("id"), hub.CauseAPI)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toPaymentJSON(p, s.PublicURL))
+	return nil
+}
+
+func (s *Server) handleResolvePayment(w http.ResponseWriter, r *http.Request) error {
+	var req resolveRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := require(principalOf(r.Context()), kvitt.ScopeAdmin, kvitt.ScopeBackOffice); err != nil {
+		return err
+	}
+	p, err := s.Hub.ResolvePayment(r.Context(), r.PathValue("id"), kvitt.PaymentState(req.State), req.Note)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toPaymentJSON(p, s.PublicURL))
+	return nil
+}
+
+func (s *Server) handleCreateRefund(w http.ResponseWriter, r *http.Request) error {
+	var req refundRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if _, err := s.paymentFor(r); err != nil {
+		return err
+	}
+	ref, err := s.Hub.CreateRefund(r.Context(), r.PathValue("id"), hub.RefundInput{Amount: req.Amount, IdempotencyKey: idempotencyKeyOf(r.Context())})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toRefundJSON(ref))
+	return nil
+}
+
+func (s *Server) handleListRefunds(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.paymentFor(r); err != nil {
+		return err
+	}
+	rs, err := s.Hub.ListRefunds(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := []refundJSON{}
+	for _, x := range rs {
+		out = append(out, toRefundJSON(x))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"refunds": out})
+	return nil
+}
+
+func (s *Server) handleGetRefund(w http.ResponseWriter, r *http.Request) error {
+	ref, err := s.Hub.GetRefund(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	p, err := s.Hub.GetPayment(r.Context(), ref.PaymentID)
+	if err != nil {
+		return err
+	}
+	if err := canTill(principalOf(r.Context()), p.TillID); err != nil {
+		return kvitt.Errorf(kvitt.ENOTFOUND, "refund %q not found", ref.ID)
+	}
+	writeJSON(w, http.StatusOK, toRefundJSON(ref))
+	return nil
+}
+
+// handleQR renders the payment's QR code (unique to the payment, never reused).
+func (s *Server) handleQR(format string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := s.paymentFor(r)
+		if err != nil {
+			return err
+		}
+		if p.Action == nil || p.Action.QRData == "" {
+			return kvitt.Errorf(kvitt.ENOTFOUND, "payment %s has no QR code to show (state %s)", p.ID, p.State)
+		}
+		size := 512
+		if v := r.URL.Query().Get("size"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 128 || n > 2048 {
+				return &kvitt.Error{Code: kvitt.EUNPROCESSABLE, Field: "size", Message: "must be a whole number of pixels from 128 to 2048"}
+			}
+			size = n
+		}
+		var b []byte
+		if format == "svg" {
+			b, err = qr.SVG(p.Action.QRData, size)
+			w.Header().Set("Content-Type", "image/svg+xml")
+		} else {
+			b, err = qr.PNG(p.Action.QRData, size)
+			w.Header().Set("Content-Type", "image/png")
+		}
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "private, no-store")
+		w.Write(b)
+		return nil
+	}
+}
+
+// Receipts.
+
+func writeReceiptJSON(w http.ResponseWriter, status int, rc *kvitt.Receipt) {
+	writeJSON(w, status, receipt.ToJSON(rc))
+}
+
+func (s *Server) handleGetReceipt(w http.ResponseWriter, r *http.Request) error {
+	rc, err := s.Hub.GetReceipt(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := canTill(principalOf(r.Context()), rc.TillID); err != nil {
+		return kvitt.Errorf(kvitt.ENOTFOUND, "receipt %q not found", rc.ID)
+	}
+	q := r.URL.Query()
+	width := 42
+	if v := q.Get("width"); v != "" {
+		if v != "42" && v != "48" {
+			return &kvitt.Error{Code: kvitt.EUNPROCESSABLE, Field: "width", Message: "must be 42 or 48 (printer columns)"}
+		}
+		width, _ = strconv.Atoi(v)
+	}
+	switch q.Get("format") {
+	case "", "json":
+		writeReceiptJSON(w, http.StatusOK, rc)
+	case "text":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte(receipt.Text(rc, width)))
+	case "html":
+		b, err := receipt.HTML(rc)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(b)
+	case "escpos":
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(receipt.ESCPOS(rc, width))
+	default:
+		return &kvitt.Error{Code: kvitt.EUNPROCESSABLE, Field: "format", Message: "must be text, html, json or escpos"}
+	}
+	return nil
+}
+
+// Tills.
+
+func (s *Server) handleListTills(w http.ResponseWriter, r *http.Request) error {
+	p := principalOf(r.Context())
+	var tills []*kvitt.Till
+	if err := s.Store.View(r.Context(), func(tx kvitt.Tx) (err error) { tills, err = tx.ListTills(); return err }); err != nil {
+		return err
+	}
+	out := []tillJSON{}
+	for _, t := range tills {
+		if canTill(p, t.ID) == nil {
+			out = append(out, toTillJSON(t))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tills": out})
+	return nil
+}
+
+func (s *Server) handleGetTill(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := canTill(principalOf(r.Context()), id); err != nil {
+		return kvitt.Errorf(kvitt.ENOTFOUND, "till %q not found", id)
+	}
+	var t *kvitt.Till
+	if err := s.Store.View(r.Context(), func(tx kvitt.Tx) (err error) { t, err = tx.GetTill(id); return err }); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toTillJSON(t))
+	return nil
+}
+
+// handleRecovery lists what needs a cashier's decision on a till: money taken
+// for sales that have no receipt (complete the sale, or refund), and payments
+// whose outcome is unknown.
+func (s *Server) handleRecovery(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := canTill(principalOf(r.Context()), id); err != nil {
+		return kvitt.Errorf(kvitt.ENOTFOUND, "till %q not found", id)
+	}
+	items, err := s.Hub.Recovery(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	type item struct {
+		Sale    saleJSON    `json:"sale"`
+		Payment paymentJSON `json:"payment"`
+		Reason  string      `json:"reason"`
+	}
+	out := []item{}
+	for _, it := range items {
+		out = append(out, item{toSaleJSON(it.Sale), toPaymentJSON(it.Payment, s.PublicURL), it.Reason})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
+}
+
+// API keys.
+
+type apiKeyRequest struct {
+	Scope  string     `json:"scope"`
+	TillID flexString `json:"till_id"`
+	Name   string     `json:"name"`
+}
+
+type apiKeyJSON struct {
+	ID        string     `json:"id"`
+	Key       string     `json:"key,omitempty"`
+	Scope     string     `json:"scope"`
+	TillID    string     `json:"till_id,omitempty"`
+	Name      string     `json:"name,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+func toAPIKeyJSON(k *kvitt.APIKey) apiKeyJSON {
+	return apiKeyJSON{ID: k.ID, Scope: string(k.Scope), TillID: k.TillID, Name: k.Name, CreatedAt: k.Created, RevokedAt: k.Revoked}
+}
+
+func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) error {
+	var req apiKeyRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := require(principalOf(r.Context()), kvitt.ScopeAdmin); err != nil {
+		return err
+	}
+	k, secret, err := CreateAPIKey(r.Context(), s.Store, kvitt.Scope(req.Scope), string(req.TillID), req.Name)
+	if err != nil {
+		return err
+	}
+	j := toAPIKeyJSON(k)
+	j.Key = secret
+	writeJSON(w, http.StatusCreated, j)
+	return nil
+}
+
+// CreateAPIKey validates and stores a new key, returning the secret to show once.
+func CreateAPIKey(ctx context.Context, store kvitt.Store, scope kvitt.Scope, tillID, name string) (*kvitt.APIKey, string, error) {
+	switch scope {
+	case kvitt.ScopeAdmin, kvitt.ScopeBackOffice:
+		if tillID != "" {
+			return nil, "", kvitt.FieldError("till_id", "is only for till keys")
+		}
+	case kvitt.ScopeTill:
+		if tillID == "" {
+			return nil, "", kvitt.FieldError("till_id", "is required for a till key")
+		}
+	default:
+		return nil, "", kvitt.FieldError("scope", "must be admin, backoffice or till")
+	}
+	k, secret := NewAPIKey(scope, tillID, name)
+	err := store.Update(ctx, func(tx kvitt.Tx) error {
+		if tillID != "" {
+			if _, err := tx.GetTill(tillID); err != nil {
+				return kvitt.FieldError("till_id", "no till %q", tillID)
+			}
+		}
+		return tx.CreateAPIKey(k)
+	})
+	return k, secret, err
+}
+
+func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request) error {
+	if err := require(principalOf(r.Context()), kvitt.ScopeAdmin); err != nil {
+		return err
+	}
+	var ks []*kvitt.APIKey
+	if err := s.Store.View(r.Context(), func(tx kvitt.Tx) (err error) { ks, err = tx.ListAPIKeys(); return err }); err != nil {
+		return err
+	}
+	out := []apiKeyJSON{}
+	for _, k := range ks {
+		out = append(out, toAPIKeyJSON(k))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"api_keys": out})
+	return nil
+}
+
+func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) error {
+	if err := require(principalOf(r.Context()), kvitt.ScopeAdmin); err != nil {
+		return err
+	}
+	var k *kvitt.APIKey
+	err := s.Store.Update(r.Context(), func(tx kvitt.Tx) (err error) {
+		if k, err = tx.GetAPIKey(r.PathValue("id")); err != nil {
+			return err
+		}
+		if k.Revoked == nil {
+			now := time.Now().UTC()
+			k.Revoked = &now
+			return tx.UpdateAPIKey(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toAPIKeyJSON(k))
+	return nil
+}
+
+// Sandbox and callbacks.
+
+func (s *Server) handleSandbox(w http.ResponseWriter, r *http.Request) error {
+	var req sandboxRequest
+	if r.ContentLength > 0 {
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+	}
+	if _, err := s.paymentFor(r); err != nil {
+		return err
+	}
+	p, err := s.Hub.ActAsCustomer(r.Context(), r.PathValue("id"), kvitt.CustomerAction(r.PathValue("action")), kvitt.CustomerOptions{Tip: req.Tip})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toPaymentJSON(p, s.PublicURL))
+	return nil
+}
+
+func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := s.Hub.Callback(r.Context(), r.PathValue("method"), r); err != nil {
+		s.Logger.Warn("callback refused", "method", r.PathValue("method"), "remote", r.RemoteAddr, "err", err)
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}

@@ -1,0 +1,65 @@
+package http
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/kvitt-hub/kvitt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are kvitt's Prometheus metrics; they also receive the hub's counts.
+type metrics struct {
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	transitions *prometheus.CounterVec
+	jobs        *prometheus.CounterVec
+	receipts    *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kvitt_http_requests_total", Help: "HTTP requests by route and status."},
+			[]string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "kvitt_http_request_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10}}, []string{"route"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kvitt_payment_transitions_total", Help: "Payment state transitions by method and new state."},
+			[]string{"method", "state"}),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kvitt_jobs_total", Help: "Durable job runs by kind and result."},
+			[]string{"kind", "result"}),
+		receipts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kvitt_receipt_registrations_total", Help: "Control unit registrations by result."},
+			[]string{"result"}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.transitions, m.jobs, m.receipts,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) request(route string, code int, d time.Duration) {
+	if route == "" || route == "/" {
+		route = "other"
+	}
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+func (m *metrics) PaymentTransition(method string, to kvitt.PaymentState) {
+	m.transitions.WithLabelValues(method, string(to)).Inc()
+}
+
+func (m *metrics) JobRun(kind string, err error) {
+	r := "ok"
+	if err != nil {
+		r = "error"
+	}
+	m.jobs.WithLabelValues(kind, r).Inc()
+}
+
+func (m *metrics) ReceiptRegistered(ok bool) {
+	r := "ok"
+	if !ok {
+		r = "error"
+	}
+	m.receipts.WithLabelValues(r).Inc()
+}

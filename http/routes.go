@@ -1,0 +1,55 @@
+package http
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /healthz", s.handleHealthz)
+	m.HandleFunc("GET /readyz", s.handleReadyz)
+	m.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+
+	m.Handle("POST /v1/sales", s.api(s.handleCreateSale))
+	m.Handle("GET /v1/sales/{id}", s.api(s.handleGetSale))
+	m.Handle("POST /v1/sales/{id}/payments", s.api(s.handleCreatePayment))
+	m.Handle("POST /v1/sales/{id}/complete", s.api(s.handleCompleteSale))
+	m.Handle("POST /v1/sales/{id}/cancel", s.api(s.handleCancelSale))
+
+	m.Handle("GET /v1/payments/{id}", s.api(s.handleGetPayment))
+	m.Handle("GET /v1/payments/{id}/events", s.api(s.handlePaymentEvents))
+	m.Handle("POST /v1/payments/{id}/cancel", s.api(s.handleCancelPayment))
+	m.Handle("POST /v1/payments/{id}/sync", s.api(s.handleSyncPayment))
+	m.Handle("POST /v1/payments/{id}/resolve", s.api(s.handleResolvePayment))
+	m.Handle("POST /v1/payments/{id}/refunds", s.api(s.handleCreateRefund))
+	m.Handle("GET /v1/payments/{id}/refunds", s.api(s.handleListRefunds))
+	m.Handle("GET /v1/payments/{id}/qr.svg", s.api(s.handleQR("svg")))
+	m.Handle("GET /v1/payments/{id}/qr.png", s.api(s.handleQR("png")))
+	m.Handle("GET /v1/refunds/{id}", s.api(s.handleGetRefund))
+
+	m.Handle("GET /v1/receipts/{id}", s.api(s.handleGetReceipt))
+
+	m.Handle("GET /v1/tills", s.api(s.handleListTills))
+	m.Handle("GET /v1/tills/{id}", s.api(s.handleGetTill))
+	m.Handle("GET /v1/tills/{id}/recovery", s.api(s.handleRecovery))
+
+	m.Handle("POST /v1/api-keys", s.api(s.handleCreateAPIKey))
+	m.Handle("GET /v1/api-keys", s.api(s.handleListAPIKeys))
+	m.Handle("POST /v1/api-keys/{id}/revoke", s.api(s.handleRevokeAPIKey))
+
+	m.Handle("POST /v1/sandbox/payments/{id}/{action}", s.api(s.handleSandbox))
+
+	// Provider callbacks carry no API key: the adapter authenticates them and
+	// the hub re-reads the payment from the provider.
+	m.Handle("POST /v1/callbacks/{method}/{token}", s.public(s.handleCallback))
+
+	if s.UI != nil {
+		m.Handle("/ui/", s.UI)
+		m.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+	}
+	m.Handle("/", s.public(func(w http.ResponseWriter, r *http.Request) error {
+		return errNoRoute
+	}))
+}

@@ -1,0 +1,74 @@
+package http
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/kvitt-hub/kvitt"
+)
+
+// handlePaymentEvents streams a payment's events as server-sent events: every
+// transition from the start (or after Last-Event-ID), then each new one as it
+// happens, until the payment is decided. Events are read from the store, so a
+// reconnecting till misses nothing and changes made by another kvitt node are
+// seen by the periodic re-read.
+func (s *Server) handlePaymentEvents(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.paymentFor(r)
+	if err != nil {
+		return err
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		return kvitt.Errorf(kvitt.EINTERNAL, "streaming unsupported")
+	}
+	var after int64
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		after, _ = strconv.ParseInt(v, 10, 64)
+	}
+	wake, unsub := s.Hub.Subscribe(p.ID)
+	defer unsub()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "retry: 2000\n\n")
+	flusher.Flush()
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	recheck := time.NewTicker(2 * time.Second)
+	defer recheck.Stop()
+	for {
+		events, err := s.Hub.PaymentEvents(r.Context(), p.ID, after)
+		if err != nil {
+			return nil // the client sees the stream end and reconnects
+		}
+		cur, err := s.Hub.GetPayment(r.Context(), p.ID)
+		if err != nil {
+			return nil
+		}
+		for _, e := range events {
+			b, _ := json.Marshal(eventJSON{Seq: e.Seq, From: string(e.From), To: string(e.To), Cause: e.Cause, Message: e.Message, At: e.At,
+				Payment: toPaymentJSON(cur, s.PublicURL)})
+			fmt.Fprintf(w, "id: %d\nevent: payment\ndata: %s\n\n", e.Seq, b)
+			after = e.Seq
+		}
+		if !cur.State.Open() {
+			fmt.Fprintf(w, "event: end\ndata: {\"state\":%q}\n\n", cur.State)
+			flusher.Flush()
+			return nil
+		}
+		flusher.Flush()
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-wake:
+		case <-recheck.C:
+		case <-heartbeat.C:
+			fmt.Fprintf(w, ": keep-alive\n\n")
+			flusher.Flush()
+		}
+	}
+}
