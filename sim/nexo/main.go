@@ -1,0 +1,47 @@
+package simnexo
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"time"
+)
+
+// Main runs the simulator alone until ctx ends: kvitt sim nexo --addr 127.0.0.1:8443.
+func Main(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("kvitt sim nexo", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	addr := fs.String("addr", "127.0.0.1:8443", "address to listen on")
+	poiid := fs.String("poiid", "KVITTSIM-0001", "the terminal's POIID")
+	tip := fs.Bool("tip", false, `ask for the total (amount + "Extra") before the card`)
+	auto := fs.String("auto", "", "answer every payment with this card at once: approve, approve_signature, decline, wrong_pin, insufficient_funds, cancel, no_answer")
+	processing := fs.Duration("processing", 500*time.Millisecond, "authorisation time after the card is presented")
+	timeout := fs.Duration("timeout", 120*time.Second, "how long the terminal waits for the customer")
+	caOut := fs.String("ca-out", "", "write the simulator's CA certificate (PEM) to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	t, err := New(Options{POIID: *poiid, Tip: *tip, Auto: Scenario(*auto), ProcessingTime: *processing, CustomerTimeout: *timeout,
+		ErrorLog: log.New(stdout, "simnexo: ", log.LstdFlags)})
+	if err != nil {
+		return err
+	}
+	if err := t.Start(*addr); err != nil {
+		return err
+	}
+	defer t.Close()
+	if *caOut != "" {
+		if err := os.WriteFile(*caOut, t.CAPEM(), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "CA certificate written to %s\n", *caOut)
+	} else {
+		fmt.Fprintf(stdout, "%s", t.CAPEM())
+	}
+	fmt.Fprintf(stdout, "nexo terminal %s listening on %s (Extra %v)\nscreen: %s\n", t.POIID(), t.URL(), *tip, t.ScreenURL())
+	<-ctx.Done()
+	return nil
+}
