@@ -95,8 +95,8 @@ type Registration struct {
 	// Address is the point of sale's address (TCS RegisterAddress).
 	Address string
 	Serial  int64
-	Type       ReceiptType
-	Kind       ReceiptKind
+	Type    ReceiptType
+	Kind    ReceiptKind
 	// Amount is the sale amount, or for a return the absolute return amount.
 	Amount int64
 	// VAT per rate (at most four); for a return the VAT amounts are negative.
