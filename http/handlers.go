@@ -491,7 +491,7 @@ func (s *Server) handleSandbox(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.paymentFor(r); err != nil {
 		return err
 	}
-	p, err := s.Hub.ActAsCustomer(r.Context(), r.PathValue("id"), kvitt.CustomerAction(r.PathValue("action")), kvitt.CustomerOptions{Tip: req.Tip})
+	p, err := s.Hub.ActAsCustomer(r.Context(), r.PathValue("id"), kvitt.CustomerAction(r.PathValue("action")), kvitt.CustomerOptions{Tip: req.Tip, Scenario: req.Scenario})
 	if err != nil {
 		return err
 	}

@@ -79,7 +79,8 @@ type resolveRequest struct {
 }
 
 type sandboxRequest struct {
-	Tip int64 `json:"tip"`
+	Tip      int64  `json:"tip"`
+	Scenario string `json:"scenario"`
 }
 
 // Responses.

@@ -19,6 +19,8 @@ type sandbox struct {
 	closers     []func() error
 	// terminal is the simulated card terminal paired with the demo tills (nil = none).
 	terminal *kvitt.Terminal
+	// terminalScreen is the simulated terminal's screen page.
+	terminalScreen string
 }
 
 // sandboxControlUnit is the name tills use for the simulated control unit.

@@ -48,6 +48,12 @@ func (c *Customer) Act(ctx context.Context, till *kvitt.Till, p *kvitt.Payment, 
 		if action == kvitt.CustomerDecline {
 			s = Decline
 		}
+		if opts.Scenario != "" {
+			s = Scenario(opts.Scenario)
+			if !knownScenario(s) {
+				return kvitt.FieldError("scenario", "%q is not a card scenario (approve, approve_signature, decline, wrong_pin, insufficient_funds, cancel, no_answer, approve_partial)", opts.Scenario)
+			}
+		}
 		return t.PresentCard(s)
 	case kvitt.CustomerCancel:
 		return t.Cancel()
@@ -176,4 +182,12 @@ func (t *Terminal) serveScreen(w http.ResponseWriter, r *http.Request) {
 		Screen
 		Scenarios []Scenario
 	}{s, Scenarios})
+}
+
+func knownScenario(s Scenario) bool {
+	switch s {
+	case Approve, ApproveSignature, Decline, WrongPIN, InsufficientFunds, CustomerCancel, NoAnswer, ApprovePartial:
+		return true
+	}
+	return false
 }
