@@ -27,6 +27,9 @@ type Sale struct {
 	VAT       []VATTotal
 	State     SaleState
 	ReceiptID string
+	// Training marks a sale made in training mode (övningsläge): it takes cash
+	// only, its receipt is marked ÖVNING and it counts in no sales total.
+	Training bool
 	// IdempotencyKey is the caller's key, scoped to its API key, that created the sale.
 	IdempotencyKey string
 	Created        time.Time

@@ -64,6 +64,12 @@ type Tx interface {
 	UpdateReceipt(r *Receipt) error
 	ListReceipts(f ReceiptFilter) ([]*Receipt, error)
 
+	// CreateZReport stores a Z report; ECONFLICT if the till already has that serial.
+	CreateZReport(z *ZReport) error
+	// LastZReport returns the till's latest Z report, ENOTFOUND if none.
+	LastZReport(tillID string) (*ZReport, error)
+	GetZReport(tillID string, serial int64) (*ZReport, error)
+
 	CreateAPIKey(k *APIKey) error
 	GetAPIKey(id string) (*APIKey, error)
 	ListAPIKeys() ([]*APIKey, error)
@@ -145,4 +151,15 @@ type Job struct {
 	LastError  string
 	Dead       bool
 	Created    time.Time
+}
+
+// ZReport is a stored daily Z report: its serial per till, the period it
+// closed, and the report itself as JSON (package report's Report).
+type ZReport struct {
+	TillID      string
+	Serial      int64
+	PeriodStart time.Time
+	PeriodEnd   time.Time
+	Data        []byte
+	Created     time.Time
 }

@@ -30,10 +30,15 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/refunds/{id}", s.api(s.handleGetRefund))
 
 	m.Handle("GET /v1/receipts/{id}", s.api(s.handleGetReceipt))
+	m.Handle("POST /v1/receipts/{id}/copy", s.api(s.handleCopyReceipt))
+	m.Handle("POST /v1/sales/{id}/proforma", s.api(s.handleProForma))
 
 	m.Handle("GET /v1/tills", s.api(s.handleListTills))
 	m.Handle("GET /v1/tills/{id}", s.api(s.handleGetTill))
 	m.Handle("GET /v1/tills/{id}/recovery", s.api(s.handleRecovery))
+	m.Handle("GET /v1/tills/{id}/reports/x", s.api(s.handleXReport))
+	m.Handle("POST /v1/tills/{id}/reports/z", s.api(s.handleZReport))
+	m.Handle("GET /v1/tills/{id}/reports/z/{serial}", s.api(s.handleGetZReport))
 
 	m.Handle("POST /v1/api-keys", s.api(s.handleCreateAPIKey))
 	m.Handle("GET /v1/api-keys", s.api(s.handleListAPIKeys))

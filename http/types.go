@@ -18,6 +18,7 @@ type saleRequest struct {
 	TillID   flexString    `json:"till_id"`
 	Currency string        `json:"currency"`
 	Lines    []lineRequest `json:"lines"`
+	Training bool          `json:"training"`
 }
 
 type lineRequest struct {
@@ -30,7 +31,7 @@ type lineRequest struct {
 }
 
 func (r *saleRequest) toInput() (hub.SaleInput, error) {
-	in := hub.SaleInput{TillID: string(r.TillID), Currency: kvitt.Currency(r.Currency)}
+	in := hub.SaleInput{TillID: string(r.TillID), Currency: kvitt.Currency(r.Currency), Training: r.Training}
 	if r.Currency != "" && !in.Currency.Valid() {
 		return in, kvitt.FieldError("currency", "%q is not a supported currency (SEK, NOK, DKK, EUR, ISK)", r.Currency)
 	}
@@ -90,6 +91,7 @@ type saleJSON struct {
 	TillID    string        `json:"till_id"`
 	Currency  string        `json:"currency"`
 	State     string        `json:"state"`
+	Training  bool          `json:"training,omitempty"`
 	Lines     []lineJSON    `json:"lines"`
 	Total     int64         `json:"total"`
 	VAT       []vatJSON     `json:"vat"`
@@ -136,7 +138,7 @@ func vatsJSON(vs []kvitt.VATTotal) []vatJSON {
 }
 
 func toSaleJSON(s *kvitt.Sale) saleJSON {
-	return saleJSON{ID: s.ID, TillID: s.TillID, Currency: string(s.Currency), State: string(s.State), Lines: linesJSON(s.Lines),
+	return saleJSON{ID: s.ID, TillID: s.TillID, Currency: string(s.Currency), State: string(s.State), Training: s.Training, Lines: linesJSON(s.Lines),
 		Total: s.Total, VAT: vatsJSON(s.VAT), ReceiptID: s.ReceiptID, CreatedAt: s.Created, UpdatedAt: s.Updated}
 }
 

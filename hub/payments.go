@@ -79,6 +79,9 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 		case kvitt.SaleCancelled:
 			return kvitt.Errorf(kvitt.ECONFLICT, "sale %s is cancelled", saleID)
 		}
+		if sale.Training && in.Method != "cash" {
+			return kvitt.FieldError("method", "a training sale takes cash only: no real money may move in training mode")
+		}
 		if till, err = tx.GetTill(sale.TillID); err != nil {
 			return err
 		}

@@ -43,33 +43,14 @@ func (h *Hub) CompleteSale(ctx context.Context, saleID string) (*kvitt.Receipt, 
 			return kvitt.Errorf(kvitt.ECONFLICT, "sale %s is not fully paid: %s of %s left to pay", saleID,
 				kvitt.FormatAmount(s.Total-paid, s.Currency), kvitt.FormatAmount(s.Total, s.Currency))
 		}
-		till, shop, m, err := tillContext(tx, s.TillID)
-		if err != nil {
+		typ := kvitt.ReceiptNormal
+		if s.Training {
+			typ = kvitt.ReceiptTraining
+		}
+		if rc, err = h.newReceipt(tx, s, typ, ps, now); err != nil {
 			return err
 		}
-		serial, err := tx.NextReceiptSerial(till.ID)
-		if err != nil {
-			return err
-		}
-		rc = &kvitt.Receipt{ID: kvitt.NewID("rcp"), MerchantID: m.ID, TillID: till.ID, SaleID: s.ID, Serial: serial,
-			Type: kvitt.ReceiptNormal, Kind: kvitt.ReceiptSale, Issued: now,
-			MerchantName: m.Name, OrgNr: m.OrgNr, StoreName: shop.Name, Address: shop.Address, RegisterID: till.RegisterID,
-			Currency: s.Currency, Lines: s.Lines, Total: s.Total, VAT: s.VAT, Registration: kvitt.RegistrationNotRequired}
-		for _, p := range ps {
-			if !p.State.Captured() {
-				continue
-			}
-			rc.Tenders = append(rc.Tenders, kvitt.Tender{PaymentID: p.ID, Method: p.Method, Amount: p.Applied(), Tip: p.Tip,
-				Tendered: p.Tendered, Change: p.Change, Rounding: p.Rounding, Reference: p.Reference, Card: p.Card})
-			rc.Tip += p.Tip
-		}
-		if till.ControlUnit != "" {
-			rc.Registration = kvitt.RegistrationPending
-			if err := tx.EnqueueJob(&kvitt.Job{Kind: jobReceiptRegister, Ref: rc.ID, RunAt: now.Add(h.ControlUnitTimeout + time.Second)}); err != nil {
-				return err
-			}
-		}
-		if err := tx.CreateReceipt(rc); err != nil {
+		if err := h.issue(tx, rc, now); err != nil {
 			return err
 		}
 		s.State, s.ReceiptID = kvitt.SaleCompleted, rc.ID
@@ -77,7 +58,7 @@ func (h *Hub) CompleteSale(ctx context.Context, saleID string) (*kvitt.Receipt, 
 			return err
 		}
 		fresh = true
-		return journalReceipt(tx, now, "receipt.issued", rc)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -85,17 +66,7 @@ func (h *Hub) CompleteSale(ctx context.Context, saleID string) (*kvitt.Receipt, 
 	if fresh {
 		h.events.Publish("sale:" + saleID)
 	}
-	if rc.Registration == kvitt.RegistrationPending {
-		cctx, cancel := context.WithTimeout(ctx, h.ControlUnitTimeout)
-		defer cancel()
-		if reg, err := h.RegisterReceipt(cctx, rc.ID); err == nil {
-			rc = reg
-		} else {
-			h.Logger.Warn("control unit: registration postponed", "receipt", rc.ID, "err", err)
-			h.wakeWorker()
-		}
-	}
-	return rc, nil
+	return h.registerNow(ctx, rc), nil
 }
 
 func journalReceipt(tx kvitt.Tx, at time.Time, kind string, rc *kvitt.Receipt) error {

@@ -12,6 +12,7 @@ type SaleInput struct {
 	TillID   string
 	Currency kvitt.Currency
 	Lines    []kvitt.SaleLine
+	Training bool
 	// IdempotencyKey, scoped to the caller, makes a retried create return the first sale.
 	IdempotencyKey string
 }
@@ -61,7 +62,7 @@ func (h *Hub) CreateSale(ctx context.Context, in SaleInput) (*kvitt.Sale, error)
 			cur = m.Currency
 		}
 		s := &kvitt.Sale{ID: kvitt.NewID("sale"), MerchantID: m.ID, TillID: in.TillID, Currency: cur,
-			Lines: in.Lines, State: kvitt.SaleOpen, IdempotencyKey: in.IdempotencyKey}
+			Lines: in.Lines, State: kvitt.SaleOpen, IdempotencyKey: in.IdempotencyKey, Training: in.Training}
 		if err := s.ComputeTotals(m); err != nil {
 			return err
 		}

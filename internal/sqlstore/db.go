@@ -31,6 +31,13 @@ type Dialect struct {
 	IsBusy func(err error) bool
 	// LockJournal is run before reading the journal's head in a write transaction ("" = none needed).
 	LockJournal string
+	// LockMigrations is run first in every migration transaction, so that
+	// nodes starting at once migrate one after the other ("" = the
+	// database's write lock already serializes them).
+	LockMigrations string
+	// ClaimLock is appended to the SELECT that picks due jobs in ClaimJobs,
+	// e.g. "FOR UPDATE SKIP LOCKED" ("" = none).
+	ClaimLock string
 }
 
 // DB is a kvitt.Store. Writes go through Write (for SQLite a single
@@ -47,7 +54,11 @@ var _ kvitt.Store = (*DB)(nil)
 
 // Migrate runs the embedded migrations not yet applied, each in its own transaction.
 func (db *DB) Migrate(ctx context.Context) error {
-	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied BIGINT NOT NULL)`); err != nil {
+	err := db.inMigrationTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied BIGINT NOT NULL)`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
@@ -56,19 +67,32 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if err := db.migrate(ctx, name); err != nil {
+		if err := db.inMigrationTx(ctx, func(tx *sql.Tx) error { return db.migrate(ctx, tx, name) }); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
 	}
 	return nil
 }
 
-func (db *DB) migrate(ctx context.Context, name string) error {
+// inMigrationTx runs fn in a write transaction that holds the migration lock.
+func (db *DB) inMigrationTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if db.Dialect.LockMigrations != "" {
+		if _, err := tx.ExecContext(ctx, db.Dialect.LockMigrations); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (db *DB) migrate(ctx context.Context, tx *sql.Tx, name string) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = $1`, name).Scan(&n); err != nil {
 		return err
@@ -92,10 +116,8 @@ func (db *DB) migrate(ctx context.Context, name string) error {
 			return fmt.Errorf("%w in %s", err, strings.TrimSpace(stmt))
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied) VALUES ($1, $2)`, name, db.now().UnixMicro()); err != nil {
-		return err
-	}
-	return tx.Commit()
+	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied) VALUES ($1, $2)`, name, db.now().UnixMicro())
+	return err
 }
 
 func stripComments(s string) string {

@@ -138,7 +138,7 @@ func (t *tx) ListTills() ([]*kvitt.Till, error) {
 
 // Sales.
 
-const saleCols = `id, merchant_id, till_id, currency, lines, total, vat, state, receipt_id, idempotency_key, created, updated, version`
+const saleCols = `id, merchant_id, till_id, currency, lines, total, vat, state, receipt_id, idempotency_key, created, updated, version, training`
 
 func (t *tx) CreateSale(s *kvitt.Sale) error {
 	now := t.db.now()
@@ -146,9 +146,9 @@ func (t *tx) CreateSale(s *kvitt.Sale) error {
 		s.Created = now
 	}
 	s.Updated, s.Version = s.Created, 1
-	return t.insert("sale", `INSERT INTO sales (`+saleCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
+	return t.insert("sale", `INSERT INTO sales (`+saleCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
 		s.ID, s.MerchantID, s.TillID, string(s.Currency), toJSON(s.Lines), s.Total, toJSON(s.VAT), string(s.State), s.ReceiptID,
-		nullable(s.IdempotencyKey), micros(s.Created), micros(s.Updated), s.Version)
+		nullable(s.IdempotencyKey), micros(s.Created), micros(s.Updated), s.Version, boolInt(s.Training))
 }
 
 func scanSale(sc interface{ Scan(...any) error }) (*kvitt.Sale, error) {
@@ -156,9 +156,11 @@ func scanSale(sc interface{ Scan(...any) error }) (*kvitt.Sale, error) {
 	var cur, lines, vat, state string
 	var key sql.NullString
 	var created, updated int64
-	if err := sc.Scan(&s.ID, &s.MerchantID, &s.TillID, &cur, &lines, &s.Total, &vat, &state, &s.ReceiptID, &key, &created, &updated, &s.Version); err != nil {
+	var training int
+	if err := sc.Scan(&s.ID, &s.MerchantID, &s.TillID, &cur, &lines, &s.Total, &vat, &state, &s.ReceiptID, &key, &created, &updated, &s.Version, &training); err != nil {
 		return nil, err
 	}
+	s.Training = training != 0
 	s.Currency, s.State, s.IdempotencyKey = kvitt.Currency(cur), kvitt.SaleState(state), key.String
 	s.Created, s.Updated = fromMicros(created), fromMicros(updated)
 	if err := fromJSON(lines, &s.Lines); err != nil {
@@ -419,4 +421,11 @@ func (t *tx) UpdateRefund(r *kvitt.Refund) error {
 		r.Updated = now
 	}
 	return err
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -242,10 +242,13 @@ func scanJob(sc interface{ Scan(...any) error }) (*kvitt.Job, error) {
 
 func (t *tx) ClaimJobs(owner string, now, leaseUntil time.Time, limit int) ([]*kvitt.Job, error) {
 	// The lease condition is repeated in the outer WHERE so that PostgreSQL
-	// re-checks it after waiting for a row lock: two nodes never hold one job.
+	// re-checks it on the newest row version after waiting for a row lock:
+	// two nodes never hold one job. With the dialect's ClaimLock (FOR UPDATE
+	// SKIP LOCKED) concurrent claimers also pass over each other's rows
+	// instead of waiting for them and coming back with fewer jobs.
 	rows, err := t.query(`UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
 		WHERE lease_until < $3 AND dead = 0 AND id IN (
-			SELECT id FROM jobs WHERE dead = 0 AND run_at <= $3 AND lease_until < $3 ORDER BY run_at, id LIMIT $4)
+			SELECT id FROM jobs WHERE dead = 0 AND run_at <= $3 AND lease_until < $3 ORDER BY run_at, id LIMIT $4 `+t.db.Dialect.ClaimLock+`)
 		RETURNING `+jobCols, owner, micros(leaseUntil), micros(now), limit)
 	if err != nil {
 		return nil, err
