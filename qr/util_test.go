@@ -1,0 +1,5 @@
+package qr
+
+import "fmt"
+
+var fmtSscanf = fmt.Sscanf
