@@ -24,11 +24,20 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	if s.Ready != nil {
 		problems = s.Ready(r.Context())
 	}
+	body := map[string]any{"ready": len(problems) == 0}
 	if len(problems) > 0 {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "problems": problems})
-		return
+		body["problems"] = problems
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+	if s.Warnings != nil {
+		if ws := s.Warnings(r.Context()); len(ws) > 0 {
+			body["warnings"] = ws
+		}
+	}
+	status := http.StatusOK
+	if len(problems) > 0 {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, body)
 }
 
 // Sales.

@@ -24,6 +24,9 @@ type Server struct {
 	PublicURL string
 	// Ready reports whether the service can take payments, with the reasons it cannot.
 	Ready func(ctx context.Context) []string
+	// Warnings are conditions an operator must act on soon (a certificate
+	// about to expire); they are shown at /readyz without failing it.
+	Warnings func(ctx context.Context) []string
 	// Registry collects the metrics served at /metrics.
 	Registry *prometheus.Registry
 	// UI, when set, serves the web pages (cashier and customer displays) under /ui/.

@@ -20,6 +20,7 @@ import (
 	"github.com/kvitt-hub/kvitt/hub"
 	"github.com/kvitt-hub/kvitt/internal/sqlstore"
 	"github.com/kvitt-hub/kvitt/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Main is the running service: "kvitt serve".
@@ -131,8 +132,14 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(certificateExpiry)
 	api := kvitthttp.NewServer(&kvitthttp.Server{Hub: m.hub, Store: db, Logger: m.logger, AdminKeyHash: adminHash,
-		PublicURL: publicURL, Ready: m.ready, UI: m.ui()})
+		PublicURL: publicURL, Ready: m.ready, Warnings: m.warnings, Registry: reg, UI: m.ui()})
+	callbackHandler.Store(http.Handler(api))
+	for _, w := range m.warnings(ctx) {
+		m.logger.Warn(w)
+	}
 	m.server = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 
 	wctx, cancel := context.WithCancel(context.Background())
@@ -194,6 +201,14 @@ func (m *Main) ready(ctx context.Context) []string {
 		problems = append(problems, f(m)...)
 	}
 	return problems
+}
+
+func (m *Main) warnings(ctx context.Context) []string {
+	var out []string
+	for _, f := range warnings {
+		out = append(out, f()...)
+	}
+	return out
 }
 
 // readyChecks are added by the provider wiring (certificate expiry, ...).

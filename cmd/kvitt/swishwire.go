@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/kvitt-hub/kvitt"
+	"github.com/kvitt-hub/kvitt/hub"
+	simswish "github.com/kvitt-hub/kvitt/sim/swish"
+	"github.com/kvitt-hub/kvitt/swish"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func init() {
+	sandboxProviders = append(sandboxProviders, sandboxSwish)
+	liveProviders = append(liveProviders, liveSwish)
+}
+
+// callbackHandler serves the sandbox's HTTPS callback listener; it is set to
+// the API once that exists.
+var callbackHandler atomic.Value // http.Handler
+
+// sandboxSwish runs the Merchant Swish Simulator with its own PKI, and an
+// HTTPS listener for its callbacks (Swish calls back over https only), and
+// registers the swish method against it with the merchant certificate.
+func sandboxSwish(ctx context.Context, sb *sandbox, c *Config, h *hub.Hub, publicURL string, logger *slog.Logger) error {
+	pki, err := simswish.NewPKI(simswish.DefaultPayeeAlias)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	cbSrv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if h, ok := callbackHandler.Load().(http.Handler); ok {
+				h.ServeHTTP(w, r)
+				return
+			}
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		}),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{pki.ServerCertificate()}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go cbSrv.ServeTLS(ln, "", "")
+	sb.closers = append(sb.closers, cbSrv.Close)
+
+	sim, err := simswish.New(simswish.Options{PKI: pki, CallbackTLS: &tls.Config{RootCAs: pki.RootPool()}, CallbackDelay: 200 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	sb.closers = append(sb.closers, sim.Close)
+	client, err := swish.NewClient(swish.ClientConfig{BaseURL: sim.URL(), TLS: pki.ClientTLSConfig()})
+	if err != nil {
+		return err
+	}
+	secret, err := callbackSecret(c.Data)
+	if err != nil {
+		return err
+	}
+	p, err := swish.NewProvider(swish.Config{Client: client, PayeeAlias: sim.PayeeAlias(), CallbackBaseURL: "https://" + ln.Addr().String(),
+		CallbackSecret: secret, Message: "Demobutiken"})
+	if err != nil {
+		return err
+	}
+	h.Register(p, sim.Customer())
+	logger.Info("sandbox swish", "api", sim.URL(), "callbacks", "https://"+ln.Addr().String())
+	return nil
+}
+
+// liveSwish connects to Swish with the merchant certificate of the configuration.
+func liveSwish(ctx context.Context, c *Config, h *hub.Hub, publicURL string) error {
+	sc := c.Swish
+	if sc == nil {
+		return nil
+	}
+	client, expiry, err := swish.NewClientFromFiles(swish.Files{BaseURL: sc.BaseURL, CertFile: sc.CertFile, KeyFile: sc.KeyFile,
+		Password: sc.P12Password, CAFile: sc.CAFile})
+	if err != nil {
+		return fmt.Errorf("swish: %w", err)
+	}
+	secret, err := callbackSecret(c.Data)
+	if err != nil {
+		return err
+	}
+	p, err := swish.NewProvider(swish.Config{Client: client, PayeeAlias: sc.PayeeAlias, CallbackBaseURL: sc.CallbackURL,
+		CallbackSecret: secret, Message: sc.Message})
+	if err != nil {
+		return fmt.Errorf("swish: %s %s", kvitt.ErrorField(err), kvitt.ErrorMessage(err))
+	}
+	h.Register(p, nil)
+	warnIn := 30 * 24 * time.Hour
+	if sc.ExpiryWarnIn != "" {
+		if warnIn, err = time.ParseDuration(sc.ExpiryWarnIn); err != nil {
+			return fmt.Errorf("swish: expiry_warning: %w", err)
+		}
+	}
+	certificateExpiry.WithLabelValues("swish").Set(float64(expiry.Unix()))
+	warnings = append(warnings, func() []string {
+		switch left := time.Until(expiry); {
+		case left <= 0:
+			return []string{fmt.Sprintf("the Swish certificate expired on %s: renew it (kvitt swish csr)", expiry.Format("2006-01-02"))}
+		case left < warnIn:
+			return []string{fmt.Sprintf("the Swish certificate expires on %s, in %d days: renew it (kvitt swish csr)", expiry.Format("2006-01-02"), int(left.Hours()/24))}
+		}
+		return nil
+	})
+	readyChecks = append(readyChecks, func(*Main) []string {
+		if time.Now().After(expiry) {
+			return []string{"swish: the merchant certificate has expired"}
+		}
+		return nil
+	})
+	return nil
+}
+
+// certificateExpiry is exported at /metrics so monitoring warns before a
+// merchant certificate expires.
+var certificateExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kvitt_certificate_expiry_timestamp_seconds",
+	Help: "When a provider's client certificate expires (Unix time)."}, []string{"provider"})
+
+// warnings are non-fatal conditions shown at /readyz and logged.
+var warnings []func() []string
+
+// callbackSecret returns the secret that keys the callback URLs' tokens,
+// created once in the data directory so callbacks of payments made before a
+// restart are still recognised after it.
+func callbackSecret(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "callback.secret")
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	b = []byte(kvitt.RandomToken(32))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
