@@ -193,7 +193,17 @@ type Refund struct {
 	ErrorCode      string
 	Message        string
 	IdempotencyKey string
-	Created        time.Time
-	Updated        time.Time
-	Version        int64
+	// Lines are the goods taken back, for a refund on a completed sale.
+	Lines []ReturnLine
+	// ReceiptID is the return receipt issued when a refund on a completed sale succeeded.
+	ReceiptID string
+	Created   time.Time
+	Updated   time.Time
+	Version   int64
+}
+
+// ReturnLine takes back a quantity of one line of the original sale.
+type ReturnLine struct {
+	Line          int   `json:"line"`           // index in the sale's lines
+	QuantityMilli int64 `json:"quantity_milli"` // thousandths
 }

@@ -208,7 +208,11 @@ func (s *Server) handleCreateRefund(w http.ResponseWriter, r *http.Request) erro
 	if _, err := s.paymentFor(r); err != nil {
 		return err
 	}
-	ref, err := s.Hub.CreateRefund(r.Context(), r.PathValue("id"), hub.RefundInput{Amount: req.Amount, IdempotencyKey: idempotencyKeyOf(r.Context())})
+	lines, err := req.returnLines()
+	if err != nil {
+		return err
+	}
+	ref, err := s.Hub.CreateRefund(r.Context(), r.PathValue("id"), hub.RefundInput{Amount: req.Amount, Lines: lines, IdempotencyKey: idempotencyKeyOf(r.Context())})
 	if err != nil {
 		return err
 	}
@@ -515,5 +519,31 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) handleSandboxRefund(w http.ResponseWriter, r *http.Request) error {
+	var req sandboxRequest
+	if r.ContentLength > 0 {
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+	}
+	ref, err := s.Hub.GetRefund(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	p, err := s.Hub.GetPayment(r.Context(), ref.PaymentID)
+	if err != nil {
+		return err
+	}
+	if err := canTill(principalOf(r.Context()), p.TillID); err != nil {
+		return kvitt.Errorf(kvitt.ENOTFOUND, "refund %q not found", ref.ID)
+	}
+	ref, err = s.Hub.ActOnRefund(r.Context(), ref.ID, kvitt.CustomerAction(r.PathValue("action")), kvitt.CustomerOptions{Scenario: req.Scenario})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toRefundJSON(ref))
 	return nil
 }

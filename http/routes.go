@@ -45,6 +45,7 @@ func (s *Server) routes() {
 	m.Handle("POST /v1/api-keys/{id}/revoke", s.api(s.handleRevokeAPIKey))
 
 	m.Handle("POST /v1/sandbox/payments/{id}/{action}", s.api(s.handleSandbox))
+	m.Handle("POST /v1/sandbox/refunds/{id}/{action}", s.api(s.handleSandboxRefund))
 
 	// Provider callbacks carry no API key: the adapter authenticates them and
 	// the hub re-reads the payment from the provider.

@@ -71,7 +71,33 @@ type paymentRequest struct {
 }
 
 type refundRequest struct {
-	Amount int64 `json:"amount"`
+	Amount int64               `json:"amount"`
+	Lines  []returnLineRequest `json:"lines"`
+}
+
+type returnLineRequest struct {
+	Line     *int        `json:"line"`
+	Quantity json.Number `json:"quantity"`
+}
+
+func (r *refundRequest) returnLines() ([]kvitt.ReturnLine, error) {
+	var out []kvitt.ReturnLine
+	for i, l := range r.Lines {
+		prefix := "lines[" + itoa(i) + "]"
+		if l.Line == nil {
+			return nil, kvitt.WithFieldPrefix(prefix, kvitt.FieldError("line", "is required: the index of the sold line"))
+		}
+		q := l.Quantity
+		if q == "" {
+			q = "1"
+		}
+		qty, err := decimal(q, "quantity", 3)
+		if err != nil {
+			return nil, kvitt.WithFieldPrefix(prefix, err)
+		}
+		out = append(out, kvitt.ReturnLine{Line: *l.Line, QuantityMilli: qty})
+	}
+	return out, nil
 }
 
 type resolveRequest struct {
@@ -203,20 +229,32 @@ func toPaymentJSON(p *kvitt.Payment, qrBase string) paymentJSON {
 }
 
 type refundJSON struct {
-	ID        string    `json:"id"`
-	PaymentID string    `json:"payment_id"`
-	Amount    int64     `json:"amount"`
-	Currency  string    `json:"currency"`
-	State     string    `json:"state"`
-	Reference string    `json:"reference"`
-	ErrorCode string    `json:"error_code,omitempty"`
-	Message   string    `json:"message,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID        string           `json:"id"`
+	PaymentID string           `json:"payment_id"`
+	Amount    int64            `json:"amount"`
+	Currency  string           `json:"currency"`
+	State     string           `json:"state"`
+	Reference string           `json:"reference"`
+	ErrorCode string           `json:"error_code,omitempty"`
+	Message   string           `json:"message,omitempty"`
+	Lines     []returnLineJSON `json:"lines,omitempty"`
+	ReceiptID string           `json:"receipt_id,omitempty"`
+	CreatedAt time.Time        `json:"created_at"`
+	UpdatedAt time.Time        `json:"updated_at"`
+}
+
+type returnLineJSON struct {
+	Line     int         `json:"line"`
+	Quantity json.Number `json:"quantity"`
 }
 
 func toRefundJSON(r *kvitt.Refund) refundJSON {
-	return refundJSON{r.ID, r.PaymentID, r.Amount, string(r.Currency), string(r.State), r.Reference, r.ErrorCode, r.Message, r.Created, r.Updated}
+	j := refundJSON{ID: r.ID, PaymentID: r.PaymentID, Amount: r.Amount, Currency: string(r.Currency), State: string(r.State), Reference: r.Reference,
+		ErrorCode: r.ErrorCode, Message: r.Message, ReceiptID: r.ReceiptID, CreatedAt: r.Created, UpdatedAt: r.Updated}
+	for _, l := range r.Lines {
+		j.Lines = append(j.Lines, returnLineJSON{l.Line, json.Number(kvitt.FormatQuantity(l.QuantityMilli))})
+	}
+	return j
 }
 
 type eventJSON struct {

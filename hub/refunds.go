@@ -9,7 +9,10 @@ import (
 
 // RefundInput asks to give back part or all of a payment.
 type RefundInput struct {
-	Amount         int64
+	// Amount to give back; with Lines it may be left 0 (the lines' total).
+	Amount int64
+	// Lines, for a completed sale, name the goods taken back.
+	Lines          []kvitt.ReturnLine
 	IdempotencyKey string
 }
 
@@ -42,6 +45,25 @@ func (h *Hub) CreateRefund(ctx context.Context, paymentID string, in RefundInput
 		if !p.State.Captured() {
 			return kvitt.Errorf(kvitt.ECONFLICT, "payment %s is %s; only a paid payment can be refunded", paymentID, p.State)
 		}
+		sale, err := tx.GetSale(p.SaleID)
+		if err != nil {
+			return err
+		}
+		if len(in.Lines) > 0 {
+			if sale.State != kvitt.SaleCompleted {
+				return kvitt.FieldError("lines", "goods are returned from a completed sale; this one is %s", sale.State)
+			}
+			_, total, err := returnLines(tx, sale, in.Lines)
+			if err != nil {
+				return err
+			}
+			if in.Amount == 0 {
+				in.Amount = total
+			} else if in.Amount != total {
+				return kvitt.FieldError("amount", "%s does not match the returned lines' %s; leave it out or correct it",
+					kvitt.FormatAmount(in.Amount, p.Currency), kvitt.FormatAmount(total, p.Currency))
+			}
+		}
 		rs, err := tx.ListRefunds(paymentID)
 		if err != nil {
 			return err
@@ -61,7 +83,7 @@ func (h *Hub) CreateRefund(ctx context.Context, paymentID string, in RefundInput
 			return kvitt.FieldError("amount", "%s is more than the %s left to refund", kvitt.FormatAmount(in.Amount, p.Currency), kvitt.FormatAmount(left, p.Currency))
 		}
 		r = &kvitt.Refund{ID: kvitt.NewID("ref"), PaymentID: p.ID, Amount: in.Amount, Currency: p.Currency, State: kvitt.RefundCreated,
-			Reference: prov.NewReference(), IdempotencyKey: in.IdempotencyKey}
+			Reference: prov.NewReference(), IdempotencyKey: in.IdempotencyKey, Lines: in.Lines}
 		if err := tx.CreateRefund(r); err != nil {
 			return err
 		}
@@ -75,13 +97,17 @@ func (h *Hub) CreateRefund(ctx context.Context, paymentID string, in RefundInput
 	}
 	if instant != nil {
 		h.notify(p)
-		return r, nil
+		h.registerReturn(ctx, r)
+		return h.GetRefund(ctx, r.ID)
 	}
 	till, err := h.tillOf(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	if _, ok := prov.(kvitt.LongRunning); ok {
+		if pr, err := h.applyRefund(ctx, r.ID, kvitt.RefundUpdate{State: kvitt.RefundPending, Message: "Ask the customer to present the card on the terminal."}); err == nil {
+			r = pr
+		}
 		inflight.Store(r.ID, struct{}{})
 		rr := *r
 		h.goBackground(func(ctx context.Context) {
@@ -90,7 +116,6 @@ func (h *Hub) CreateRefund(ctx context.Context, paymentID string, in RefundInput
 			defer cancel()
 			h.callRefund(ctx, prov, till, p, &rr)
 		})
-		r.State = kvitt.RefundPending
 		return r, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
@@ -155,6 +180,7 @@ func (h *Hub) applyRefund(ctx context.Context, id string, ru kvitt.RefundUpdate)
 		}
 		if err == nil {
 			h.notify(p)
+			h.registerReturn(ctx, r)
 		}
 		return r, err
 	}
@@ -173,19 +199,27 @@ func (h *Hub) applyRefundTo(tx kvitt.Tx, p *kvitt.Payment, r *kvitt.Refund, ru k
 		}
 		return nil
 	}
-	r.State = ru.State
-	if ru.ErrorCode != "" {
-		r.ErrorCode = ru.ErrorCode
-	}
-	if ru.Message != "" {
-		r.Message = ru.Message
-	}
+	// A new state brings its own explanation; an old one would mislead.
+	r.State, r.ErrorCode, r.Message = ru.State, ru.ErrorCode, ru.Message
 	if len(ru.Provider) > 0 {
 		if r.Provider == nil {
 			r.Provider = map[string]string{}
 		}
 		for k, v := range ru.Provider {
 			r.Provider[k] = v
+		}
+	}
+	if r.State == kvitt.RefundSucceeded {
+		s, err := tx.GetSale(p.SaleID)
+		if err != nil {
+			return err
+		}
+		if s.State == kvitt.SaleCompleted {
+			rc, err := h.issueReturn(tx, s, p, r, h.now())
+			if err != nil {
+				return err
+			}
+			r.ReceiptID = rc.ID
 		}
 	}
 	if err := tx.UpdateRefund(r); err != nil {
@@ -237,4 +271,65 @@ func (h *Hub) SyncRefund(ctx context.Context, id, cause string) (*kvitt.Refund, 
 		return r, providerUnreachable(p.Method, err)
 	}
 	return h.applyRefund(ctx, id, ru)
+}
+
+// registerReturn registers a refund's new return receipt at once (the job
+// retries if the control unit does not answer).
+func (h *Hub) registerReturn(ctx context.Context, r *kvitt.Refund) {
+	if r == nil || r.ReceiptID == "" {
+		return
+	}
+	if rc, err := h.GetReceipt(ctx, r.ReceiptID); err == nil {
+		h.registerNow(ctx, rc)
+	}
+}
+
+// ActOnRefund acts as the customer for a refund that needs them (a card
+// refund: the customer presents the card on the terminal), in the sandbox.
+func (h *Hub) ActOnRefund(ctx context.Context, id string, action kvitt.CustomerAction, opts kvitt.CustomerOptions) (*kvitt.Refund, error) {
+	if !h.Sandbox {
+		return nil, kvitt.Errorf(kvitt.ENOTFOUND, "the sandbox is off on this server")
+	}
+	r, err := h.GetRefund(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := h.GetPayment(ctx, r.PaymentID)
+	if err != nil {
+		return nil, err
+	}
+	cust, ok := h.customers[p.Method]
+	_, long := h.providers[p.Method].(kvitt.LongRunning)
+	if !ok || !long {
+		return nil, kvitt.Errorf(kvitt.ECONFLICT, "%s refunds need nothing from the customer", p.Method)
+	}
+	if r.State != kvitt.RefundPending && r.State != kvitt.RefundCreated {
+		return nil, kvitt.Errorf(kvitt.ECONFLICT, "refund %s is %s; it is not waiting for the customer", id, r.State)
+	}
+	till, err := h.tillOf(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	// The customer side sees the refund as the terminal does: its own reference and amount.
+	as := &kvitt.Payment{ID: r.ID, SaleID: p.SaleID, TillID: p.TillID, Method: p.Method, Amount: r.Amount, Currency: r.Currency, Reference: r.Reference}
+	wake, unsub := h.Subscribe(p.ID)
+	defer unsub()
+	if err := cust.Act(ctx, till, as, action, opts); err != nil {
+		return nil, err
+	}
+	deadline := time.NewTimer(3 * time.Second)
+	defer deadline.Stop()
+	for {
+		cur, err := h.GetRefund(ctx, id)
+		if err != nil || cur.State != r.State {
+			return cur, err
+		}
+		select {
+		case <-wake:
+		case <-deadline.C:
+			return cur, nil
+		case <-ctx.Done():
+			return cur, ctx.Err()
+		}
+	}
 }

@@ -346,24 +346,27 @@ func (t *tx) ListPaymentEvents(paymentID string, afterSeq int64) ([]*kvitt.Payme
 
 // Refunds.
 
-const refundCols = `id, payment_id, amount, currency, state, reference, provider, error_code, message, idempotency_key, created, updated, version`
+const refundCols = `id, payment_id, amount, currency, state, reference, provider, error_code, message, idempotency_key, created, updated, version, return_lines, receipt_id`
 
 func (t *tx) CreateRefund(r *kvitt.Refund) error {
 	if r.Created.IsZero() {
 		r.Created = t.db.now()
 	}
 	r.Updated, r.Version = r.Created, 1
-	return t.insert("refund", `INSERT INTO refunds (`+refundCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
+	return t.insert("refund", `INSERT INTO refunds (`+refundCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
 		r.ID, r.PaymentID, r.Amount, string(r.Currency), string(r.State), r.Reference, toJSON(r.Provider), r.ErrorCode, r.Message,
-		nullable(r.IdempotencyKey), micros(r.Created), micros(r.Updated), r.Version)
+		nullable(r.IdempotencyKey), micros(r.Created), micros(r.Updated), r.Version, toJSON(r.Lines), r.ReceiptID)
 }
 
 func scanRefund(sc interface{ Scan(...any) error }) (*kvitt.Refund, error) {
 	var r kvitt.Refund
-	var cur, state, provider string
+	var cur, state, provider, lines string
 	var key sql.NullString
 	var created, updated int64
-	if err := sc.Scan(&r.ID, &r.PaymentID, &r.Amount, &cur, &state, &r.Reference, &provider, &r.ErrorCode, &r.Message, &key, &created, &updated, &r.Version); err != nil {
+	if err := sc.Scan(&r.ID, &r.PaymentID, &r.Amount, &cur, &state, &r.Reference, &provider, &r.ErrorCode, &r.Message, &key, &created, &updated, &r.Version, &lines, &r.ReceiptID); err != nil {
+		return nil, err
+	}
+	if err := fromJSON(lines, &r.Lines); err != nil {
 		return nil, err
 	}
 	r.Currency, r.State, r.IdempotencyKey = kvitt.Currency(cur), kvitt.RefundState(state), key.String
@@ -414,8 +417,8 @@ func (t *tx) ListRefunds(paymentID string) ([]*kvitt.Refund, error) {
 
 func (t *tx) UpdateRefund(r *kvitt.Refund) error {
 	now := t.db.now()
-	err := t.casUpdate("refund "+r.ID, `UPDATE refunds SET state=$3, provider=$4, error_code=$5, message=$6, updated=$7, version=version+1 WHERE id=$1 AND version=$2`,
-		r.ID, r.Version, string(r.State), toJSON(r.Provider), r.ErrorCode, r.Message, micros(now))
+	err := t.casUpdate("refund "+r.ID, `UPDATE refunds SET state=$3, provider=$4, error_code=$5, message=$6, updated=$7, receipt_id=$8, version=version+1 WHERE id=$1 AND version=$2`,
+		r.ID, r.Version, string(r.State), toJSON(r.Provider), r.ErrorCode, r.Message, micros(now), r.ReceiptID)
 	if err == nil {
 		r.Version++
 		r.Updated = now

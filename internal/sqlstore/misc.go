@@ -241,14 +241,17 @@ func scanJob(sc interface{ Scan(...any) error }) (*kvitt.Job, error) {
 }
 
 func (t *tx) ClaimJobs(owner string, now, leaseUntil time.Time, limit int) ([]*kvitt.Job, error) {
-	// The lease condition is repeated in the outer WHERE so that PostgreSQL
-	// re-checks it on the newest row version after waiting for a row lock:
-	// two nodes never hold one job. With the dialect's ClaimLock (FOR UPDATE
-	// SKIP LOCKED) concurrent claimers also pass over each other's rows
-	// instead of waiting for them and coming back with fewer jobs.
-	rows, err := t.query(`UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
-		WHERE lease_until < $3 AND dead = 0 AND id IN (
+	// The due jobs are picked once (MATERIALIZED: PostgreSQL would otherwise
+	// plan the IN as a nested loop that re-runs the pick for every row). The
+	// lease condition is repeated in the UPDATE so that PostgreSQL re-checks
+	// it on the newest row version after waiting for a row lock: two nodes
+	// never hold one job. With the dialect's ClaimLock (FOR UPDATE SKIP
+	// LOCKED) concurrent claimers pass over each other's rows instead of
+	// waiting for them and coming back empty-handed.
+	rows, err := t.query(`WITH due AS MATERIALIZED (
 			SELECT id FROM jobs WHERE dead = 0 AND run_at <= $3 AND lease_until < $3 ORDER BY run_at, id LIMIT $4 `+t.db.Dialect.ClaimLock+`)
+		UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+		WHERE lease_until < $3 AND dead = 0 AND id IN (SELECT id FROM due)
 		RETURNING `+jobCols, owner, micros(leaseUntil), micros(now), limit)
 	if err != nil {
 		return nil, err
