@@ -35,6 +35,8 @@ type Tx interface {
 	CreateSale(s *Sale) error
 	GetSale(id string) (*Sale, error)
 	SaleByIdempotencyKey(key string) (*Sale, error)
+	// LatestSale returns the till's most recently created sale, ENOTFOUND if none.
+	LatestSale(tillID string) (*Sale, error)
 	UpdateSale(s *Sale) error
 
 	CreatePayment(p *Payment) error

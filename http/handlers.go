@@ -547,3 +547,24 @@ func (s *Server) handleSandboxRefund(w http.ResponseWriter, r *http.Request) err
 	writeJSON(w, http.StatusOK, toRefundJSON(ref))
 	return nil
 }
+
+// handleDisplay is what the till's customer and cashier displays show.
+func (s *Server) handleDisplay(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.tillFor(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.Hub.TillDisplay(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"till_id": id}
+	if d.Sale != nil {
+		out["sale"] = toSaleViewJSON(d.Sale, s.PublicURL)
+	}
+	if d.Payment != nil {
+		out["payment"] = toPaymentJSON(d.Payment, s.PublicURL)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -36,6 +36,7 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/tills", s.api(s.handleListTills))
 	m.Handle("GET /v1/tills/{id}", s.api(s.handleGetTill))
 	m.Handle("GET /v1/tills/{id}/recovery", s.api(s.handleRecovery))
+	m.Handle("GET /v1/tills/{id}/display", s.api(s.handleDisplay))
 	m.Handle("GET /v1/tills/{id}/reports/x", s.api(s.handleXReport))
 	m.Handle("POST /v1/tills/{id}/reports/z", s.api(s.handleZReport))
 	m.Handle("GET /v1/tills/{id}/reports/z/{serial}", s.api(s.handleGetZReport))

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/kvitt-hub/kvitt"
 )
@@ -202,4 +203,46 @@ func (h *Hub) Recovery(ctx context.Context, tillID string) ([]RecoveryItem, erro
 		return nil
 	})
 	return out, err
+}
+
+// Display is what a till's customer and cashier displays show: the till's
+// current sale and its latest payment.
+type Display struct {
+	Sale    *SaleView
+	Payment *kvitt.Payment
+}
+
+// TillDisplay returns the till's latest sale (open, or finished within the
+// last two minutes, so the customer sees "thank you") and its latest payment.
+func (h *Hub) TillDisplay(ctx context.Context, tillID string) (*Display, error) {
+	var sale *kvitt.Sale
+	err := h.Store.View(ctx, func(tx kvitt.Tx) error {
+		if _, err := tx.GetTill(tillID); err != nil {
+			return err
+		}
+		s, err := tx.LatestSale(tillID)
+		if kvitt.ErrorCode(err) == kvitt.ENOTFOUND {
+			return nil // no sale yet: an idle display
+		}
+		sale = s
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if sale == nil {
+		return &Display{}, nil
+	}
+	if sale.State != kvitt.SaleOpen && h.now().Sub(sale.Updated) > 2*time.Minute {
+		return &Display{}, nil
+	}
+	v, err := h.ViewSale(ctx, sale.ID)
+	if err != nil {
+		return nil, err
+	}
+	d := &Display{Sale: v}
+	if n := len(v.Payments); n > 0 {
+		d.Payment = v.Payments[n-1]
+	}
+	return d, nil
 }

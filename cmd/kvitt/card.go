@@ -31,6 +31,7 @@ func sandboxCard(ctx context.Context, sb *sandbox, c *Config, h *hub.Hub, public
 	sb.closers = append(sb.closers, term.Close)
 	sb.terminal = &kvitt.Terminal{POIID: term.POIID(), URL: term.URL(), Tip: true}
 	sb.terminalScreen = term.ScreenURL()
+	sb.terminalUI = term.Handler()
 	h.Register(nexo.New(nexo.Config{RootCAs: term.CertPool()}), term.Customer())
 	logger.Info("sandbox card terminal", "screen", term.ScreenURL())
 	return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 
 	"github.com/kvitt-hub/kvitt"
@@ -19,8 +20,9 @@ type sandbox struct {
 	closers     []func() error
 	// terminal is the simulated card terminal paired with the demo tills (nil = none).
 	terminal *kvitt.Terminal
-	// terminalScreen is the simulated terminal's screen page.
+	// terminalScreen is the simulated terminal's screen page; terminalUI serves it under kvitt's /ui/terminal/.
 	terminalScreen string
+	terminalUI     http.Handler
 }
 
 // sandboxControlUnit is the name tills use for the simulated control unit.

@@ -188,6 +188,14 @@ func (t *tx) SaleByIdempotencyKey(key string) (*kvitt.Sale, error) {
 	return s, nil
 }
 
+func (t *tx) LatestSale(tillID string) (*kvitt.Sale, error) {
+	s, err := scanSale(t.row(`SELECT `+saleCols+` FROM sales WHERE till_id = $1 ORDER BY created DESC, id DESC LIMIT 1`, tillID))
+	if err != nil {
+		return nil, notFound(err, "till %q has no sale", tillID)
+	}
+	return s, nil
+}
+
 func (t *tx) UpdateSale(s *kvitt.Sale) error {
 	now := t.db.now()
 	err := t.casUpdate("sale "+s.ID, `UPDATE sales SET lines=$3, total=$4, vat=$5, state=$6, receipt_id=$7, updated=$8, version=version+1 WHERE id=$1 AND version=$2`,
