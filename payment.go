@@ -84,8 +84,8 @@ type Payment struct {
 	// first call (Swish instructionUUID, nexo ServiceID). A lost answer is
 	// followed by a status query with this same reference, never a new charge.
 	Reference string
-	// Provider holds the provider's own identifiers and data, in its own words
-	// (Swish "paymentRequestToken", "paymentReference"; nexo "POITransactionID").
+	// Provider holds the provider's own identifiers and data (Swish
+	// "payment_request_token", "payment_reference"; nexo "poi_transaction_id").
 	Provider map[string]string
 	// Action tells the till what to show while the payment is pending.
 	Action *Action

@@ -57,7 +57,7 @@ func jsonError(err error) error {
 		switch want {
 		case "int64", "int":
 			want = "an integer"
-			if typ.Value == "number" {
+			if strings.HasPrefix(typ.Value, "number") {
 				return &kvitt.Error{Code: kvitt.EINVALID, Field: field, Message: "must be an integer in minor units (öre, cents), within ±9223372036854775807"}
 			}
 		case "string":

@@ -25,9 +25,11 @@ type lineRequest struct {
 	ArticleNumber string      `json:"article_number"`
 	Name          string      `json:"name"`
 	Quantity      json.Number `json:"quantity"`
-	UnitPrice     *int64      `json:"unit_price"`
+	// UnitPrice and Discount are decoded here, not by encoding/json, so a
+	// wrong type is reported with the line's index ("lines[1].unit_price").
+	UnitPrice     json.RawMessage `json:"unit_price"`
 	VATRate       json.Number `json:"vat_rate"`
-	Discount      int64       `json:"discount"`
+	Discount      json.RawMessage `json:"discount"`
 }
 
 func (r *saleRequest) toInput() (hub.SaleInput, error) {
@@ -45,8 +47,16 @@ func (r *saleRequest) toInput() (hub.SaleInput, error) {
 		if err != nil {
 			return in, kvitt.WithFieldPrefix(prefix, err)
 		}
-		if l.UnitPrice == nil {
+		price, ok, err := minorUnits(l.UnitPrice, "unit_price")
+		if err != nil {
+			return in, kvitt.WithFieldPrefix(prefix, err)
+		}
+		if !ok {
 			return in, kvitt.WithFieldPrefix(prefix, kvitt.FieldError("unit_price", "is required (minor units, including VAT)"))
+		}
+		discount, _, err := minorUnits(l.Discount, "discount")
+		if err != nil {
+			return in, kvitt.WithFieldPrefix(prefix, err)
 		}
 		if l.VATRate == "" {
 			return in, kvitt.WithFieldPrefix(prefix, kvitt.FieldError("vat_rate", "is required (percent, e.g. 25)"))
@@ -56,12 +66,25 @@ func (r *saleRequest) toInput() (hub.SaleInput, error) {
 			return in, kvitt.WithFieldPrefix(prefix, err)
 		}
 		in.Lines = append(in.Lines, kvitt.SaleLine{ArticleNumber: l.ArticleNumber, Name: l.Name, QuantityMilli: qty,
-			UnitPrice: *l.UnitPrice, VATRate: vat, Discount: l.Discount})
+			UnitPrice: price, VATRate: vat, Discount: discount})
 	}
 	return in, nil
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// minorUnits decodes a JSON integer amount; ok is false when it is absent or null.
+func minorUnits(raw json.RawMessage, field string) (v int64, ok bool, err error) {
+	s := string(raw)
+	if s == "" || s == "null" {
+		return 0, false, nil
+	}
+	v, perr := strconv.ParseInt(s, 10, 64)
+	if perr != nil {
+		return 0, false, &kvitt.Error{Code: kvitt.EINVALID, Field: field, Message: "must be an integer in minor units (öre, cents), within ±9223372036854775807"}
+	}
+	return v, true, nil
+}
 
 type paymentRequest struct {
 	Method     string `json:"method"`

@@ -159,6 +159,10 @@ func (m *Main) Run(ctx context.Context) error {
 		mode = "sandbox"
 	}
 	m.logger.Info("kvitt is running", "url", publicURL, "mode", mode, "data", c.Data, "startup", time.Since(start).Round(time.Millisecond))
+	if c.Sandbox {
+		fmt.Fprintf(m.stdout, "\nkvitt sandbox: %s\n  customer display: %s/ui/display/1#key=<API key>\n  cashier display:  %s/ui/cashier/1#key=<API key>\n  card terminal:    %s/ui/terminal/screen\n\n",
+			publicURL, publicURL, publicURL, publicURL)
+	}
 	return nil
 }
 
