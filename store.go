@@ -106,6 +106,8 @@ type ReceiptFilter struct {
 	From   time.Time // inclusive; zero = no bound
 	To     time.Time // exclusive; zero = no bound
 	SaleID string
+	// Registration, when set, keeps receipts in that registration state.
+	Registration RegistrationState
 }
 
 // Scope says what an API key may do.

@@ -36,7 +36,8 @@ func decode(r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
-	if dec.More() {
+	// More would let a stray "}" or "]" through; only the end of the body may follow.
+	if _, err := dec.Token(); err != io.EOF {
 		return kvitt.Errorf(kvitt.EINVALID, "unexpected data after the JSON object")
 	}
 	return nil

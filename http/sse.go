@@ -41,11 +41,14 @@ func (s *Server) handlePaymentEvents(w http.ResponseWriter, r *http.Request) err
 	recheck := time.NewTicker(2 * time.Second)
 	defer recheck.Stop()
 	for {
-		events, err := s.Hub.PaymentEvents(r.Context(), p.ID, after)
+		// The payment is read before its events: a transition committed
+		// between the two reads is then in the events, so a final state is
+		// never announced with "end" before its own event was sent.
+		cur, err := s.Hub.GetPayment(r.Context(), p.ID)
 		if err != nil {
 			return nil // the client sees the stream end and reconnects
 		}
-		cur, err := s.Hub.GetPayment(r.Context(), p.ID)
+		events, err := s.Hub.PaymentEvents(r.Context(), p.ID, after)
 		if err != nil {
 			return nil
 		}

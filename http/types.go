@@ -27,9 +27,9 @@ type lineRequest struct {
 	Quantity      json.Number `json:"quantity"`
 	// UnitPrice and Discount are decoded here, not by encoding/json, so a
 	// wrong type is reported with the line's index ("lines[1].unit_price").
-	UnitPrice     json.RawMessage `json:"unit_price"`
-	VATRate       json.Number `json:"vat_rate"`
-	Discount      json.RawMessage `json:"discount"`
+	UnitPrice json.RawMessage `json:"unit_price"`
+	VATRate   json.Number     `json:"vat_rate"`
+	Discount  json.RawMessage `json:"discount"`
 }
 
 func (r *saleRequest) toInput() (hub.SaleInput, error) {

@@ -180,22 +180,29 @@ func setAmount(p *kvitt.Payment, in PaymentInput, due int64) error {
 		return nil
 	}
 	rounded := p.Currency.RoundCash(due)
+	unit := p.Currency.CashUnit()
 	switch {
-	case in.Amount == due || in.Amount == rounded:
-		// Paying the rest in cash: round it to what coins can pay.
+	case in.Amount == due || (in.Amount == rounded && rounded > 0):
+		// Paying the rest in cash: round it to what coins can pay. A rest
+		// below half the smallest coin rounds to nothing: the payment of
+		// 0.00 records the rounding, and the sale is paid.
 		p.Amount, p.Rounding = rounded, rounded-due
 	case in.Amount < due:
+		if in.Amount%unit != 0 {
+			return kvitt.FieldError("amount", "cash pays multiples of %s %s; pay the rest (%s) to have it rounded",
+				kvitt.FormatAmount(unit, p.Currency), p.Currency, kvitt.FormatAmount(due, p.Currency))
+		}
 		p.Amount = in.Amount
 	default:
 		return kvitt.FieldError("amount", "%s is more than the %s left to pay; put what the customer handed over in tendered",
 			kvitt.FormatAmount(in.Amount, p.Currency), kvitt.FormatAmount(due, p.Currency))
 	}
-	if p.Amount <= 0 {
-		return kvitt.FieldError("amount", "rounds to nothing in cash; the %s left is below the smallest coin", kvitt.FormatAmount(due, p.Currency))
-	}
 	p.Tendered = in.Tendered
 	if p.Tendered == 0 {
 		p.Tendered = p.Amount
+	}
+	if p.Tendered%unit != 0 && p.Tendered != p.Amount {
+		return kvitt.FieldError("tendered", "cash comes in multiples of %s %s", kvitt.FormatAmount(unit, p.Currency), p.Currency)
 	}
 	if p.Tendered < p.Amount {
 		return kvitt.FieldError("tendered", "%s is less than the amount %s", kvitt.FormatAmount(p.Tendered, p.Currency), kvitt.FormatAmount(p.Amount, p.Currency))

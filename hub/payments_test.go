@@ -604,3 +604,64 @@ func TestEventsAreJournaled(t *testing.T) {
 		t.Errorf("journal kinds = %v", kinds)
 	}
 }
+
+// Other Nordic currencies: the merchant's currency, its VAT rates and its cash unit.
+func TestOtherCurrencies(t *testing.T) {
+	h, _, _ := newHub(t)
+	if err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+		for _, m := range []struct {
+			id, country string
+			cur         kvitt.Currency
+		}{{"fi", "FI", kvitt.EUR}, {"dk", "DK", kvitt.DKK}, {"is", "IS", kvitt.ISK}} {
+			rates := kvitt.DefaultVATRates(m.country)
+			if m.country == "IS" {
+				rates = []int64{2400, 1100, 0}
+			}
+			if err := tx.CreateMerchant(&kvitt.Merchant{ID: m.id, Name: m.id, Country: m.country, Currency: m.cur, VATRates: rates}); err != nil {
+				return err
+			}
+			if err := tx.CreateShop(&kvitt.Shop{ID: "s-" + m.id, MerchantID: m.id, Name: m.id}); err != nil {
+				return err
+			}
+			if err := tx.CreateTill(&kvitt.Till{ID: m.id, StoreID: "s-" + m.id, Name: m.id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		till                   string
+		price, rate            int64
+		wantCur                kvitt.Currency
+		wantVAT                int64
+		wantAmount, wantRounds int64
+	}{
+		{"fi", 1233, 2550, kvitt.EUR, 251, 1235, 2},   // 12.33 € → 12.35 in cash; VAT 25.5 %
+		{"dk", 1224, 2500, kvitt.DKK, 245, 1200, -24}, // 12.24 kr → 12.00
+		{"dk", 1225, 2500, kvitt.DKK, 245, 1250, 25},  // half of 50 øre rounds up
+		{"is", 1255, 2400, kvitt.ISK, 243, 1260, 5},   // krónur, cash in tens
+	} {
+		s, err := h.CreateSale(ctx, SaleInput{TillID: tc.till, Lines: []kvitt.SaleLine{line("x", 1000, tc.price, tc.rate)}})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.till, err)
+		}
+		if s.Currency != tc.wantCur || s.VAT[0].VAT != tc.wantVAT {
+			t.Errorf("%s: sale %s VAT %+v", tc.till, s.Currency, s.VAT)
+		}
+		p, err := h.CreatePayment(ctx, s.ID, PaymentInput{Method: "cash", Amount: tc.price})
+		if err != nil || p.Amount != tc.wantAmount || p.Rounding != tc.wantRounds || p.Currency != tc.wantCur {
+			t.Errorf("%s: cash %+v %v; want amount %d rounding %d", tc.till, p, err, tc.wantAmount, tc.wantRounds)
+			continue
+		}
+		if _, err := h.CompleteSale(ctx, s.ID); err != nil {
+			t.Errorf("%s: complete: %v", tc.till, err)
+		}
+	}
+	// A Swedish VAT rate is refused in Finland.
+	_, err := h.CreateSale(ctx, SaleInput{TillID: "fi", Lines: []kvitt.SaleLine{line("x", 1000, 100, 2500)}})
+	wantErr(t, err, kvitt.EUNPROCESSABLE, "lines[0].vat_rate")
+	_, err = h.CreateSale(ctx, SaleInput{TillID: "fi", Currency: kvitt.SEK, Lines: []kvitt.SaleLine{line("x", 1000, 100, 2550)}})
+	wantErr(t, err, kvitt.EUNPROCESSABLE, "currency")
+}

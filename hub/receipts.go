@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
@@ -123,17 +124,35 @@ func Registration(rc *kvitt.Receipt) *kvitt.Registration {
 }
 
 // RegisterReceipt registers a pending receipt with its till's control unit.
-// The control unit is idempotent per register and serial, so a retry after a
-// lost answer returns the same code and registers nothing twice.
+// Receipts reach the unit in serial order: every earlier receipt of the till
+// that is still pending (the unit was down) is registered first, and if one
+// of them cannot be, this one waits too. The control unit is idempotent per
+// register and serial, so a retry after a lost answer returns the same code
+// and registers nothing twice.
 func (h *Hub) RegisterReceipt(ctx context.Context, id string) (*kvitt.Receipt, error) {
 	var rc *kvitt.Receipt
 	var till *kvitt.Till
+	var backlog []*kvitt.Receipt
 	err := h.Store.View(ctx, func(tx kvitt.Tx) (err error) {
 		if rc, err = tx.GetReceipt(id); err != nil {
 			return err
 		}
-		till, err = tx.GetTill(rc.TillID)
-		return err
+		if rc.Registration != kvitt.RegistrationPending {
+			return nil
+		}
+		if till, err = tx.GetTill(rc.TillID); err != nil {
+			return err
+		}
+		pending, err := tx.ListReceipts(kvitt.ReceiptFilter{TillID: rc.TillID, Registration: kvitt.RegistrationPending})
+		if err != nil {
+			return err
+		}
+		for _, p := range pending {
+			if p.Serial < rc.Serial {
+				backlog = append(backlog, p)
+			}
+		}
+		return nil
 	})
 	if err != nil || rc.Registration != kvitt.RegistrationPending {
 		return rc, err
@@ -142,6 +161,17 @@ func (h *Hub) RegisterReceipt(ctx context.Context, id string) (*kvitt.Receipt, e
 	if !ok {
 		return nil, kvitt.Errorf(kvitt.EUNAVAILABLE, "control unit %q of till %s is not configured", till.ControlUnit, till.ID)
 	}
+	for _, earlier := range backlog { // ListReceipts orders by serial
+		if _, err := h.registerOne(ctx, cu, earlier); err != nil {
+			return nil, fmt.Errorf("receipt %d of till %s must be registered first: %w", earlier.Serial, till.ID, err)
+		}
+	}
+	return h.registerOne(ctx, cu, rc)
+}
+
+// registerOne sends one receipt to the control unit and stores the answer.
+func (h *Hub) registerOne(ctx context.Context, cu kvitt.ControlUnit, rc *kvitt.Receipt) (*kvitt.Receipt, error) {
+	id := rc.ID
 	code, err := cu.Register(ctx, Registration(rc))
 	h.metrics.ReceiptRegistered(err == nil)
 	if err != nil {

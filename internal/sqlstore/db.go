@@ -137,11 +137,14 @@ func stripComments(s string) string {
 	return b.String()
 }
 
+// now is the clock at the precision times are stored with (microseconds,
+// UTC), so an object reads back exactly as it was returned when created.
 func (db *DB) now() time.Time {
+	t := time.Now()
 	if db.Now != nil {
-		return db.Now()
+		t = db.Now()
 	}
-	return time.Now()
+	return t.UTC().Truncate(time.Microsecond)
 }
 
 // View runs fn in a read-only transaction.

@@ -78,6 +78,9 @@ func (t *tx) ListReceipts(f kvitt.ReceiptFilter) ([]*kvitt.Receipt, error) {
 	if f.SaleID != "" {
 		add("sale_id = ", f.SaleID)
 	}
+	if f.Registration != "" {
+		add("registration = ", string(f.Registration))
+	}
 	if !f.From.IsZero() {
 		add("issued >= ", micros(f.From))
 	}
