@@ -32,6 +32,10 @@ func Run(t *testing.T, open func(t *testing.T) kvitt.Store) {
 		{"Jobs", testJobs},
 		{"Journal", testJournal},
 		{"RollbackLeavesNothing", testRollback},
+		{"ZReports", testZReports},
+		{"LatestSaleAndTraining", testLatestSale},
+		{"RefundReturnLines", testRefundReturnLines},
+		{"PendingReceipts", testPendingReceipts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -543,4 +547,96 @@ func testRollback(t *testing.T, s kvitt.Store) {
 	if err == nil {
 		t.Error("write in View succeeded")
 	}
+}
+
+func testZReports(t *testing.T, s kvitt.Store) {
+	Seed(t, s)
+	err := s.View(ctx, func(tx kvitt.Tx) error { _, err := tx.LastZReport("1"); return err })
+	wantCode(t, err, kvitt.ENOTFOUND)
+	t0 := time.Date(2026, 11, 23, 22, 0, 0, 0, time.UTC)
+	for i := int64(1); i <= 2; i++ {
+		update(t, s, func(tx kvitt.Tx) error {
+			return tx.CreateZReport(&kvitt.ZReport{TillID: "1", Serial: i, PeriodStart: t0.Add(time.Duration(i-1) * 24 * time.Hour),
+				PeriodEnd: t0.Add(time.Duration(i) * 24 * time.Hour), Data: []byte(fmt.Sprintf(`{"serial":%d}`, i))})
+		})
+	}
+	err = s.Update(ctx, func(tx kvitt.Tx) error { return tx.CreateZReport(&kvitt.ZReport{TillID: "1", Serial: 2, Data: []byte(`{}`)}) })
+	wantCode(t, err, kvitt.ECONFLICT) // one Z serial, one report
+	s.View(ctx, func(tx kvitt.Tx) error {
+		last, err := tx.LastZReport("1")
+		if err != nil || last.Serial != 2 || !last.PeriodEnd.Equal(t0.Add(48*time.Hour)) || string(last.Data) != `{"serial":2}` {
+			t.Errorf("last Z = %+v, %v", last, err)
+		}
+		first, err := tx.GetZReport("1", 1)
+		if err != nil || !first.PeriodStart.Equal(t0) {
+			t.Errorf("Z 1 = %+v, %v", first, err)
+		}
+		_, err = tx.LastZReport("2")
+		wantCode(t, err, kvitt.ENOTFOUND)
+		return nil
+	})
+}
+
+func testLatestSale(t *testing.T, s kvitt.Store) {
+	Seed(t, s)
+	err := s.View(ctx, func(tx kvitt.Tx) error { _, err := tx.LatestSale("1"); return err })
+	wantCode(t, err, kvitt.ENOTFOUND)
+	base := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for i, id := range []string{"sale_a", "sale_b"} {
+		sl := newSale(id, "")
+		sl.Created = base.Add(time.Duration(i) * time.Minute)
+		sl.Training = i == 1
+		update(t, s, func(tx kvitt.Tx) error { return tx.CreateSale(sl) })
+	}
+	s.View(ctx, func(tx kvitt.Tx) error {
+		got, err := tx.LatestSale("1")
+		if err != nil || got.ID != "sale_b" || !got.Training {
+			t.Errorf("latest = %+v, %v", got, err)
+		}
+		a, _ := tx.GetSale("sale_a")
+		if a.Training {
+			t.Error("sale_a came back as a training sale")
+		}
+		return nil
+	})
+}
+
+func testRefundReturnLines(t *testing.T, s kvitt.Store) {
+	Seed(t, s)
+	update(t, s, func(tx kvitt.Tx) error {
+		if err := tx.CreateSale(newSale("sale_1", "")); err != nil {
+			return err
+		}
+		return tx.CreatePayment(newPayment("pay_1", "sale_1", "R"))
+	})
+	r := &kvitt.Refund{ID: "ref_1", PaymentID: "pay_1", Amount: 3500, Currency: kvitt.SEK, State: kvitt.RefundPending, Reference: "RR1",
+		Lines: []kvitt.ReturnLine{{Line: 0, QuantityMilli: 1000}}}
+	update(t, s, func(tx kvitt.Tx) error { return tx.CreateRefund(r) })
+	r.State, r.ReceiptID = kvitt.RefundSucceeded, "rcp_9"
+	update(t, s, func(tx kvitt.Tx) error { return tx.UpdateRefund(r) })
+	s.View(ctx, func(tx kvitt.Tx) error {
+		got, err := tx.RefundByReference("swish", "RR1")
+		if err != nil || got.ReceiptID != "rcp_9" || len(got.Lines) != 1 || got.Lines[0].QuantityMilli != 1000 {
+			t.Errorf("refund = %+v, %v", got, err)
+		}
+		_, err = tx.RefundByReference("card", "RR1")
+		wantCode(t, err, kvitt.ENOTFOUND)
+		return nil
+	})
+}
+
+func testPendingReceipts(t *testing.T, s kvitt.Store) {
+	Seed(t, s)
+	for i, reg := range []kvitt.RegistrationState{kvitt.RegistrationPending, kvitt.RegistrationRegistered, kvitt.RegistrationPending} {
+		r := &kvitt.Receipt{ID: fmt.Sprint("rcp_", i), MerchantID: "m1", TillID: "1", SaleID: "s", Serial: int64(i + 1), Type: kvitt.ReceiptNormal,
+			Kind: kvitt.ReceiptSale, Issued: time.Now(), Registration: reg}
+		update(t, s, func(tx kvitt.Tx) error { return tx.CreateReceipt(r) })
+	}
+	s.View(ctx, func(tx kvitt.Tx) error {
+		ps, err := tx.ListReceipts(kvitt.ReceiptFilter{TillID: "1", Registration: kvitt.RegistrationPending})
+		if err != nil || len(ps) != 2 || ps[0].Serial != 1 || ps[1].Serial != 3 {
+			t.Errorf("pending = %v, %v", ps, err)
+		}
+		return nil
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/kvitt-hub/kvitt"
 )
@@ -14,6 +15,9 @@ import (
 type Config struct {
 	Addr string `json:"addr"`
 	Data string `json:"data"`
+	// Database is a PostgreSQL URL (postgres://…) to keep the ledger in
+	// PostgreSQL instead of the embedded SQLite file in Data.
+	Database string `json:"database"`
 	// Sandbox runs every provider's simulator in-process and points the adapters at them.
 	Sandbox bool `json:"sandbox"`
 	// PublicURL is how tills reach kvitt (for QR image links), default http://<addr>.
@@ -121,6 +125,9 @@ func LoadConfig(path string) (Config, error) {
 
 // Validate checks the configuration before anything starts.
 func (c *Config) Validate() error {
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		return fmt.Errorf("config: database must be a postgres:// URL")
+	}
 	if c.Addr == "" || c.Data == "" {
 		return fmt.Errorf("config: addr and data are required")
 	}

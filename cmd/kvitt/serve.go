@@ -19,6 +19,7 @@ import (
 	kvitthttp "github.com/kvitt-hub/kvitt/http"
 	"github.com/kvitt-hub/kvitt/hub"
 	"github.com/kvitt-hub/kvitt/internal/sqlstore"
+	"github.com/kvitt-hub/kvitt/postgres"
 	"github.com/kvitt-hub/kvitt/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -57,6 +58,7 @@ func (m *Main) ParseFlags(args []string) error {
 	data := fs.String("data", "", "data directory (default ./kvitt-data)")
 	addr := fs.String("addr", "", "HTTP listen address (default 127.0.0.1:8080)")
 	live := fs.Bool("live", false, "live mode: real providers from the config file, no simulators")
+	database := fs.String("database", "", "PostgreSQL URL (postgres://…); default: SQLite in the data directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +81,12 @@ func (m *Main) ParseFlags(args []string) error {
 	if *live {
 		m.Config.Sandbox = false
 	}
+	if *database != "" {
+		m.Config.Database = *database
+	}
+	if env := m.getenv("KVITT_DATABASE"); env != "" && m.Config.Database == "" {
+		m.Config.Database = env
+	}
 	return m.Config.Validate()
 }
 
@@ -90,7 +98,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(c.Data, "kvitt.db"))
+	db, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -282,4 +290,13 @@ func (m *Main) ensureAdminKey(ctx context.Context) error {
 	}
 	fmt.Fprintf(m.stdout, "\nAdmin API key (shown once; keep it safe):\n\n    %s\n\n", secret)
 	return nil
+}
+
+// openStore opens PostgreSQL when a database URL is configured, else the
+// SQLite file in the data directory.
+func openStore(ctx context.Context, c *Config) (*sqlstore.DB, error) {
+	if c.Database != "" {
+		return postgres.Open(ctx, c.Database)
+	}
+	return sqlite.Open(ctx, filepath.Join(c.Data, "kvitt.db"))
 }
