@@ -560,7 +560,9 @@ func testZReports(t *testing.T, s kvitt.Store) {
 				PeriodEnd: t0.Add(time.Duration(i) * 24 * time.Hour), Data: []byte(fmt.Sprintf(`{"serial":%d}`, i))})
 		})
 	}
-	err = s.Update(ctx, func(tx kvitt.Tx) error { return tx.CreateZReport(&kvitt.ZReport{TillID: "1", Serial: 2, Data: []byte(`{}`)}) })
+	err = s.Update(ctx, func(tx kvitt.Tx) error {
+		return tx.CreateZReport(&kvitt.ZReport{TillID: "1", Serial: 2, Data: []byte(`{}`)})
+	})
 	wantCode(t, err, kvitt.ECONFLICT) // one Z serial, one report
 	s.View(ctx, func(tx kvitt.Tx) error {
 		last, err := tx.LastZReport("1")
