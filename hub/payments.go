@@ -512,19 +512,28 @@ func (h *Hub) ActAsCustomer(ctx context.Context, id string, action kvitt.Custome
 		}
 	}
 	// Give the provider's answer a moment to arrive, so the caller sees the outcome.
+	return waitChange(ctx, wake, func() (*kvitt.Payment, bool, error) {
+		cur, err := h.GetPayment(ctx, id)
+		return cur, err == nil && cur.State != p.State, err
+	})
+}
+
+// waitChange re-reads with get at every wake-up until it reports a change,
+// an error, or three seconds pass, and returns the last value read.
+func waitChange[T any](ctx context.Context, wake <-chan struct{}, get func() (T, bool, error)) (T, error) {
 	deadline := time.NewTimer(3 * time.Second)
 	defer deadline.Stop()
 	for {
-		cur, err := h.GetPayment(ctx, id)
-		if err != nil || cur.State != p.State {
-			return cur, err
+		v, changed, err := get()
+		if err != nil || changed {
+			return v, err
 		}
 		select {
 		case <-wake:
 		case <-deadline.C:
-			return cur, nil
+			return v, nil
 		case <-ctx.Done():
-			return cur, ctx.Err()
+			return v, ctx.Err()
 		}
 	}
 }

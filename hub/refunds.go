@@ -317,19 +317,8 @@ func (h *Hub) ActOnRefund(ctx context.Context, id string, action kvitt.CustomerA
 	if err := cust.Act(ctx, till, as, action, opts); err != nil {
 		return nil, err
 	}
-	deadline := time.NewTimer(3 * time.Second)
-	defer deadline.Stop()
-	for {
+	return waitChange(ctx, wake, func() (*kvitt.Refund, bool, error) {
 		cur, err := h.GetRefund(ctx, id)
-		if err != nil || cur.State != r.State {
-			return cur, err
-		}
-		select {
-		case <-wake:
-		case <-deadline.C:
-			return cur, nil
-		case <-ctx.Done():
-			return cur, ctx.Err()
-		}
-	}
+		return cur, err == nil && cur.State != r.State, err
+	})
 }

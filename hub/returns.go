@@ -37,8 +37,6 @@ func returnLines(tx kvitt.Tx, s *kvitt.Sale, in []kvitt.ReturnLine) ([]kvitt.Sal
 			}
 		}
 	}
-	var out []kvitt.SaleLine
-	var total int64
 	seen := map[int]bool{}
 	for i, rl := range in {
 		field := fmt.Sprintf("lines[%d]", i)
@@ -58,18 +56,21 @@ func returnLines(tx kvitt.Tx, s *kvitt.Sale, in []kvitt.ReturnLine) ([]kvitt.Sal
 			return nil, 0, kvitt.FieldError(field+".quantity", "%s is more than the %s of %q left to return",
 				kvitt.FormatQuantity(rl.QuantityMilli), kvitt.FormatQuantity(left), sold.Name)
 		}
-		l := sold
-		l.QuantityMilli = rl.QuantityMilli
-		// The line's own total (after its discount) in proportion, rounded half up.
-		l.Total = (sold.Total*rl.QuantityMilli*2 + sold.QuantityMilli) / (2 * sold.QuantityMilli)
-		l.Discount = 0
-		if rl.QuantityMilli == sold.QuantityMilli {
-			l.Total, l.Discount = sold.Total, sold.Discount
-		}
-		total += l.Total
-		out = append(out, l)
 	}
-	return out, total, nil
+	return returnLinesOf(s, in)
+}
+
+// returnedLine is qty of a sold line, at the line's own price after its
+// discount, in proportion and rounded half up.
+func returnedLine(sold kvitt.SaleLine, qty int64) kvitt.SaleLine {
+	l := sold
+	l.QuantityMilli = qty
+	if qty == sold.QuantityMilli {
+		return l
+	}
+	l.Total = (sold.Total*qty*2 + sold.QuantityMilli) / (2 * sold.QuantityMilli)
+	l.Discount = 0
+	return l
 }
 
 // vatSplit computes the VAT per rate of lines.
@@ -133,7 +134,7 @@ func (h *Hub) issueReturn(tx kvitt.Tx, s *kvitt.Sale, p *kvitt.Payment, r *kvitt
 	return rc, nil
 }
 
-// returnLinesOf rebuilds the receipt lines of stored return lines (already validated).
+// returnLinesOf builds the receipt lines of return lines that name lines of s.
 func returnLinesOf(s *kvitt.Sale, in []kvitt.ReturnLine) ([]kvitt.SaleLine, int64, error) {
 	var out []kvitt.SaleLine
 	var total int64
@@ -141,14 +142,7 @@ func returnLinesOf(s *kvitt.Sale, in []kvitt.ReturnLine) ([]kvitt.SaleLine, int6
 		if rl.Line < 0 || rl.Line >= len(s.Lines) {
 			return nil, 0, kvitt.Errorf(kvitt.EINTERNAL, "return line %d is not on sale %s", rl.Line, s.ID)
 		}
-		sold := s.Lines[rl.Line]
-		l := sold
-		l.QuantityMilli = rl.QuantityMilli
-		l.Total = (sold.Total*rl.QuantityMilli*2 + sold.QuantityMilli) / (2 * sold.QuantityMilli)
-		l.Discount = 0
-		if rl.QuantityMilli == sold.QuantityMilli {
-			l.Total, l.Discount = sold.Total, sold.Discount
-		}
+		l := returnedLine(s.Lines[rl.Line], rl.QuantityMilli)
 		total += l.Total
 		out = append(out, l)
 	}

@@ -281,3 +281,21 @@ func nullable(s string) any {
 	}
 	return s
 }
+
+// scanAll runs a query and scans every row with scan.
+func scanAll[T any](t *tx, scan func(interface{ Scan(...any) error }) (*T, error), q string, args ...any) ([]*T, error) {
+	rows, err := t.query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -120,20 +120,7 @@ func (t *tx) GetTill(id string) (*kvitt.Till, error) {
 }
 
 func (t *tx) ListTills() ([]*kvitt.Till, error) {
-	rows, err := t.query(`SELECT ` + tillCols + ` FROM tills ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*kvitt.Till
-	for rows.Next() {
-		tl, err := scanTill(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, tl)
-	}
-	return out, rows.Err()
+	return scanAll(t, scanTill, `SELECT `+tillCols+` FROM tills ORDER BY id`)
 }
 
 // Sales.
@@ -276,20 +263,7 @@ func (t *tx) PaymentByIdempotencyKey(key string) (*kvitt.Payment, error) {
 }
 
 func (t *tx) listPayments(q string, args ...any) ([]*kvitt.Payment, error) {
-	rows, err := t.query(`SELECT `+paymentCols+` FROM payments WHERE `+q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*kvitt.Payment
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return scanAll(t, scanPayment, `SELECT `+paymentCols+` FROM payments WHERE `+q, args...)
 }
 
 func (t *tx) ListSalePayments(saleID string) ([]*kvitt.Payment, error) {
@@ -407,20 +381,7 @@ func (t *tx) RefundByReference(method, reference string) (*kvitt.Refund, error) 
 }
 
 func (t *tx) ListRefunds(paymentID string) ([]*kvitt.Refund, error) {
-	rows, err := t.query(`SELECT `+refundCols+` FROM refunds WHERE payment_id = $1 ORDER BY created, id`, paymentID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*kvitt.Refund
-	for rows.Next() {
-		r, err := scanRefund(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanAll(t, scanRefund, `SELECT `+refundCols+` FROM refunds WHERE payment_id = $1 ORDER BY created, id`, paymentID)
 }
 
 func (t *tx) UpdateRefund(r *kvitt.Refund) error {

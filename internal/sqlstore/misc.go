@@ -88,20 +88,7 @@ func (t *tx) ListReceipts(f kvitt.ReceiptFilter) ([]*kvitt.Receipt, error) {
 		add("issued < ", micros(f.To))
 	}
 	q += " ORDER BY till_id, serial"
-	rows, err := t.query(q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*kvitt.Receipt
-	for rows.Next() {
-		r, err := scanReceipt(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanAll(t, scanReceipt, q, args...)
 }
 
 func itoa(i int) string {
@@ -150,20 +137,7 @@ func (t *tx) GetAPIKey(id string) (*kvitt.APIKey, error) {
 }
 
 func (t *tx) ListAPIKeys() ([]*kvitt.APIKey, error) {
-	rows, err := t.query(`SELECT id, hash, scope, till_id, name, created, revoked FROM api_keys ORDER BY created, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*kvitt.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return scanAll(t, scanAPIKey, `SELECT id, hash, scope, till_id, name, created, revoked FROM api_keys ORDER BY created, id`)
 }
 
 func (t *tx) UpdateAPIKey(k *kvitt.APIKey) error {
@@ -285,20 +259,7 @@ func (t *tx) RetryJob(id int64, owner string, runAt time.Time, lastErr string, d
 }
 
 func (t *tx) ListJobs() ([]*kvitt.Job, error) {
-	rows, err := t.query(`SELECT ` + jobCols + ` FROM jobs ORDER BY run_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*kvitt.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return scanAll(t, scanJob, `SELECT `+jobCols+` FROM jobs ORDER BY run_at, id`)
 }
 
 // Journal.
