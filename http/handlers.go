@@ -375,13 +375,22 @@ func (s *Server) handleRecovery(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	type item struct {
-		Sale    saleJSON    `json:"sale"`
-		Payment paymentJSON `json:"payment"`
-		Reason  string      `json:"reason"`
+		Sale    saleJSON     `json:"sale"`
+		Payment *paymentJSON `json:"payment,omitempty"`
+		Receipt any          `json:"receipt,omitempty"`
+		Reason  string       `json:"reason"`
 	}
 	out := []item{}
 	for _, it := range items {
-		out = append(out, item{toSaleJSON(it.Sale), toPaymentJSON(it.Payment, s.PublicURL), it.Reason})
+		x := item{Sale: toSaleJSON(it.Sale), Reason: it.Reason}
+		if it.Payment != nil {
+			pj := toPaymentJSON(it.Payment, s.PublicURL)
+			x.Payment = &pj
+		}
+		if it.Receipt != nil {
+			x.Receipt = receipt.ToJSON(it.Receipt)
+		}
+		out = append(out, x)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 	return nil

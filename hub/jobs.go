@@ -2,10 +2,16 @@ package hub
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
 )
+
+// errPermanent marks a job error that no retry can fix: the job is kept
+// as dead for a person to look at.
+var errPermanent = errors.New("permanent")
 
 // Job kinds.
 const (
@@ -99,15 +105,22 @@ func (h *Hub) runJob(ctx context.Context, owner string, j *kvitt.Job) {
 		cancel()
 	}
 	h.metrics.JobRun(j.Kind, err)
-	if ctx.Err() != nil {
-		return // shutting down: the lease runs out and another worker retries
-	}
 	bg := context.Background()
 	now := h.now()
+	if ctx.Err() != nil {
+		// Shutting down: hand the job back at once, so the next process (or
+		// another node) runs it now rather than when the lease runs out.
+		if err := h.Store.Update(bg, func(tx kvitt.Tx) error {
+			return tx.RetryJob(j.ID, owner, now, "interrupted by shutdown", false)
+		}); err != nil && kvitt.ErrorCode(err) != kvitt.ECONFLICT {
+			h.Logger.Error("release job", "kind", j.Kind, "ref", j.Ref, "err", err)
+		}
+		return
+	}
 	switch {
 	case err != nil:
 		backoff := time.Second << min(j.Attempts, 12)
-		dead := !ok || j.Attempts >= jobMaxAttempts
+		dead := !ok || j.Attempts >= jobMaxAttempts || errors.Is(err, errPermanent)
 		h.Logger.Warn("job failed", "kind", j.Kind, "ref", j.Ref, "attempt", j.Attempts, "err", err, "dead", dead)
 		err = h.Store.Update(bg, func(tx kvitt.Tx) error {
 			return tx.RetryJob(j.ID, owner, now.Add(min(backoff, jobMaxBackoff)), err.Error(), dead)
@@ -184,8 +197,13 @@ func (h *Hub) runRefundSync(ctx context.Context, j *kvitt.Job) (time.Duration, e
 
 func (h *Hub) runReceiptRegister(ctx context.Context, j *kvitt.Job) (time.Duration, error) {
 	_, err := h.RegisterReceipt(ctx, j.Ref)
-	if kvitt.ErrorCode(err) == kvitt.ENOTFOUND {
+	switch kvitt.ErrorCode(err) {
+	case kvitt.ENOTFOUND:
 		return 0, nil
+	case kvitt.EUNPROCESSABLE:
+		// The control unit refused the data: retrying sends the same data.
+		// The receipt stays pending and shows in the till's recovery list.
+		return 0, fmt.Errorf("%w: %w", errPermanent, err)
 	}
 	return 0, err
 }

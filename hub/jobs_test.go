@@ -67,15 +67,12 @@ func TestWorkerRestartMidJob(t *testing.T) {
 	doneA := make(chan struct{})
 	go func() { defer close(doneA); hA.RunWorker(ctxA, "worker-A") }()
 	<-bj.started
+	// A crash: the process loses its database mid-job, so it can write
+	// nothing more (no release of the lease), then its goroutines end.
+	db1.Close()
 	crashA()
 	<-doneA
 	hA.Close()
-
-	js := listJobs(t, db1, "test.block")
-	if len(js) != 1 || js[0].LeaseOwner != "worker-A" || js[0].LeaseUntil.Before(clk.Now().Add(jobLease-time.Second)) {
-		t.Fatalf("after the crash: jobs %+v; want one still leased to worker-A for the lease time", js)
-	}
-	db1.Close()
 
 	// Process B starts on the same file. While A's lease is live the job is not claimable.
 	db2, err := sqlite.Open(ctx, path)
@@ -83,6 +80,10 @@ func TestWorkerRestartMidJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db2.Close()
+	js := listJobs(t, db2, "test.block")
+	if len(js) != 1 || js[0].LeaseOwner != "worker-A" || js[0].LeaseUntil.Before(clk.Now().Add(jobLease-time.Second)) {
+		t.Fatalf("after the crash: jobs %+v; want one still leased to worker-A for the lease time", js)
+	}
 	var early []*kvitt.Job
 	if err := db2.Update(ctx, func(tx kvitt.Tx) (err error) {
 		early, err = tx.ClaimJobs("probe", clk.Now().Add(jobLease/2), clk.Now().Add(jobLease), 10)
@@ -172,5 +173,45 @@ func TestJobRetryAndDead(t *testing.T) {
 	dead := jobsOf(t, h, "test.nohandler")
 	if len(dead) != 1 || !dead[0].Dead {
 		t.Errorf("job without handler: %+v; want dead", dead)
+	}
+}
+
+// A graceful shutdown hands a running job back at once: the next process
+// runs it without waiting for the lease to run out.
+func TestGracefulShutdownReleasesJob(t *testing.T) {
+	path := t.TempDir() + "/kvitt.db"
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	clk := &clock{}
+	bj := &blockingJob{started: make(chan struct{}), done: make(chan struct{}, 1)}
+	hA := New(db, testLogger())
+	hA.Now = clk.Now
+	hA.HandleJob("test.block", bj.handler("A"))
+	if err := hA.Enqueue(ctx, "test.block", "thing-1", nil, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ctxA, stopA := context.WithCancel(ctx)
+	doneA := make(chan struct{})
+	go func() { defer close(doneA); hA.RunWorker(ctxA, "worker-A") }()
+	<-bj.started
+	stopA()
+	<-doneA
+	hA.Close()
+	js := listJobs(t, db, "test.block")
+	if len(js) != 1 || js[0].LeaseOwner != "" || js[0].RunAt.After(clk.Now()) || js[0].LastError != "interrupted by shutdown" {
+		t.Fatalf("after a graceful shutdown: jobs %+v; want one released, due now", js)
+	}
+	hB := New(db, testLogger())
+	hB.Now = clk.Now // the clock has not moved: no lease to wait out
+	hB.HandleJob("test.block", bj.handler("B"))
+	stopB := startWorker(hB, "worker-B")
+	defer stopB()
+	select {
+	case <-bj.done:
+	case <-time.After(30 * time.Second): // a safety bound, not a timed assertion
+		t.Fatal("worker B never ran the released job")
 	}
 }

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
@@ -172,6 +173,8 @@ func isCode(err error, code string) bool {
 type RecoveryItem struct {
 	Sale    *kvitt.Sale
 	Payment *kvitt.Payment
+	// Receipt is set for a receipt the control unit has not registered.
+	Receipt *kvitt.Receipt
 	Reason  string
 }
 
@@ -195,10 +198,35 @@ func (h *Hub) Recovery(ctx context.Context, tillID string) ([]RecoveryItem, erro
 			}
 			switch {
 			case p.State == kvitt.PaymentUnknown:
-				out = append(out, RecoveryItem{s, p, "The outcome of this payment is unknown. Check with the provider, then resolve it as paid or failed."})
+				out = append(out, RecoveryItem{Sale: s, Payment: p, Reason: "The outcome of this payment is unknown. Check with the provider, then resolve it as paid or failed."})
 			case s.State == kvitt.SaleOpen && p.Refundable() > 0:
-				out = append(out, RecoveryItem{s, p, "Money was taken but the sale has no receipt. Complete the sale with this payment, or refund it."})
+				out = append(out, RecoveryItem{Sale: s, Payment: p, Reason: "Money was taken but the sale has no receipt. Complete the sale with this payment, or refund it."})
 			}
+		}
+		pending, err := tx.ListReceipts(kvitt.ReceiptFilter{TillID: tillID, Registration: kvitt.RegistrationPending})
+		if err != nil {
+			return err
+		}
+		jobs, err := tx.ListJobs()
+		if err != nil {
+			return err
+		}
+		lastErr := map[string]string{}
+		for _, j := range jobs {
+			if j.Kind == jobReceiptRegister {
+				lastErr[j.Ref] = j.LastError
+			}
+		}
+		for _, rc := range pending {
+			s, err := tx.GetSale(rc.SaleID)
+			if err != nil {
+				return err
+			}
+			reason := "Receipt " + strconv.FormatInt(rc.Serial, 10) + " is not registered with the control unit yet; do not print it as a receipt until it is."
+			if e := lastErr[rc.ID]; e != "" {
+				reason += " Last answer: " + e
+			}
+			out = append(out, RecoveryItem{Sale: s, Receipt: rc, Reason: reason})
 		}
 		return nil
 	})
