@@ -39,7 +39,8 @@ func sandboxCard(ctx context.Context, sb *sandbox, c *Config, h *hub.Hub, public
 
 // liveCard registers the card method when the configuration enables it; each
 // till's terminal (POIID, URL, tip) is in its till configuration.
-func liveCard(ctx context.Context, c *Config, h *hub.Hub, publicURL string) error {
+func liveCard(ctx context.Context, m *Main, publicURL string) error {
+	c, h := &m.Config, m.hub
 	if c.Card == nil {
 		return nil
 	}

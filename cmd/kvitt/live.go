@@ -8,11 +8,11 @@ import (
 	"os"
 
 	"github.com/kvitt-hub/kvitt/controlunit"
-	"github.com/kvitt-hub/kvitt/hub"
 )
 
 // configureLive connects the real providers of the configuration.
-func configureLive(ctx context.Context, c *Config, h *hub.Hub, publicURL string) error {
+func (m *Main) configureLive(ctx context.Context, publicURL string) error {
+	c, h := &m.Config, m.hub
 	for name, cc := range c.ControlUnits {
 		tlsc, err := clientTLS(cc.CertFile, cc.KeyFile, cc.CAFile)
 		if err != nil {
@@ -25,7 +25,7 @@ func configureLive(ctx context.Context, c *Config, h *hub.Hub, publicURL string)
 		h.ControlUnits[name] = cu
 	}
 	for _, f := range liveProviders {
-		if err := f(ctx, c, h, publicURL); err != nil {
+		if err := f(ctx, m, publicURL); err != nil {
 			return err
 		}
 	}
@@ -33,7 +33,7 @@ func configureLive(ctx context.Context, c *Config, h *hub.Hub, publicURL string)
 }
 
 // liveProviders connect configured payment providers.
-var liveProviders []func(ctx context.Context, c *Config, h *hub.Hub, publicURL string) error
+var liveProviders []func(ctx context.Context, m *Main, publicURL string) error
 
 // clientTLS builds a TLS client config with a client certificate (PEM chain
 // and key) and, optionally, a CA bundle to trust instead of the system roots.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/kvitt-hub/kvitt"
 	"github.com/kvitt-hub/kvitt/controlunit"
@@ -23,6 +24,8 @@ type sandbox struct {
 	// terminalScreen is the simulated terminal's screen page; terminalUI serves it under kvitt's /ui/terminal/.
 	terminalScreen string
 	terminalUI     http.Handler
+	// callbacks is the API, once it exists, for the HTTPS callback listener (an http.Handler).
+	callbacks atomic.Value
 }
 
 // sandboxControlUnit is the name tills use for the simulated control unit.

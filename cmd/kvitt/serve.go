@@ -42,6 +42,13 @@ type Main struct {
 	cancel   context.CancelFunc
 	workerWG chan struct{}
 	closers  []func() error
+
+	// registry holds the metrics; certExpiry is a provider certificate's expiry.
+	registry   *prometheus.Registry
+	certExpiry *prometheus.GaugeVec
+	// readyChecks fail /readyz; warnings show there without failing it.
+	readyChecks []func() []string
+	warnings    []func() []string
 }
 
 // NewMain returns a Main with the defaults of the contract.
@@ -103,6 +110,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.db = db
+	m.registry = prometheus.NewRegistry()
+	m.certExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kvitt_certificate_expiry_timestamp_seconds",
+		Help: "When a provider's client certificate expires (Unix time)."}, []string{"provider"})
+	m.registry.MustRegister(m.certExpiry)
 	m.hub = hub.New(db, m.logger)
 	m.hub.Sandbox = c.Sandbox
 	m.hub.Register(cash.Provider{}, nil)
@@ -125,7 +136,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		m.sandbox = sb
 		m.closers = append(m.closers, sb.Close)
-	} else if err := configureLive(ctx, c, m.hub, publicURL); err != nil {
+	} else if err := m.configureLive(ctx, publicURL); err != nil {
 		return err
 	}
 	if err := m.bootstrap(ctx); err != nil {
@@ -140,12 +151,12 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(certificateExpiry)
 	api := kvitthttp.NewServer(&kvitthttp.Server{Hub: m.hub, Store: db, Logger: m.logger, AdminKeyHash: adminHash,
-		PublicURL: publicURL, Ready: m.ready, Warnings: m.warnings, Registry: reg, UI: m.ui()})
-	callbackHandler.Store(http.Handler(api))
-	for _, w := range m.warnings(ctx) {
+		PublicURL: publicURL, Ready: m.ready, Warnings: m.currentWarnings, Registry: m.registry, UI: m.ui()})
+	if m.sandbox != nil {
+		m.sandbox.callbacks.Store(http.Handler(api))
+	}
+	for _, w := range m.currentWarnings(ctx) {
 		m.logger.Warn(w)
 	}
 	m.server = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
@@ -209,22 +220,19 @@ func (m *Main) ready(ctx context.Context) []string {
 	if err := m.db.Write.PingContext(ctx); err != nil {
 		problems = append(problems, "database: "+err.Error())
 	}
-	for _, f := range readyChecks {
-		problems = append(problems, f(m)...)
+	for _, f := range m.readyChecks {
+		problems = append(problems, f()...)
 	}
 	return problems
 }
 
-func (m *Main) warnings(ctx context.Context) []string {
+func (m *Main) currentWarnings(ctx context.Context) []string {
 	var out []string
-	for _, f := range warnings {
+	for _, f := range m.warnings {
 		out = append(out, f()...)
 	}
 	return out
 }
-
-// readyChecks are added by the provider wiring (certificate expiry, ...).
-var readyChecks []func(m *Main) []string
 
 // bootstrap creates the merchant, store and tills of the configuration on
 // first start (the demo merchant with till 1 in sandbox mode).

@@ -10,24 +10,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
 	"github.com/kvitt-hub/kvitt/hub"
 	simswish "github.com/kvitt-hub/kvitt/sim/swish"
 	"github.com/kvitt-hub/kvitt/swish"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func init() {
 	sandboxProviders = append(sandboxProviders, sandboxSwish)
 	liveProviders = append(liveProviders, liveSwish)
 }
-
-// callbackHandler serves the sandbox's HTTPS callback listener; it is set to
-// the API once that exists.
-var callbackHandler atomic.Value // http.Handler
 
 // sandboxSwish runs the Merchant Swish Simulator with its own PKI, and an
 // HTTPS listener for its callbacks (Swish calls back over https only), and
@@ -43,7 +37,7 @@ func sandboxSwish(ctx context.Context, sb *sandbox, c *Config, h *hub.Hub, publi
 	}
 	cbSrv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if h, ok := callbackHandler.Load().(http.Handler); ok {
+			if h, ok := sb.callbacks.Load().(http.Handler); ok {
 				h.ServeHTTP(w, r)
 				return
 			}
@@ -79,7 +73,8 @@ func sandboxSwish(ctx context.Context, sb *sandbox, c *Config, h *hub.Hub, publi
 }
 
 // liveSwish connects to Swish with the merchant certificate of the configuration.
-func liveSwish(ctx context.Context, c *Config, h *hub.Hub, publicURL string) error {
+func liveSwish(ctx context.Context, m *Main, publicURL string) error {
+	c, h := &m.Config, m.hub
 	sc := c.Swish
 	if sc == nil {
 		return nil
@@ -105,8 +100,8 @@ func liveSwish(ctx context.Context, c *Config, h *hub.Hub, publicURL string) err
 			return fmt.Errorf("swish: expiry_warning: %w", err)
 		}
 	}
-	certificateExpiry.WithLabelValues("swish").Set(float64(expiry.Unix()))
-	warnings = append(warnings, func() []string {
+	m.certExpiry.WithLabelValues("swish").Set(float64(expiry.Unix()))
+	m.warnings = append(m.warnings, func() []string {
 		switch left := time.Until(expiry); {
 		case left <= 0:
 			return []string{fmt.Sprintf("the Swish certificate expired on %s: renew it (kvitt swish csr)", expiry.Format("2006-01-02"))}
@@ -115,7 +110,7 @@ func liveSwish(ctx context.Context, c *Config, h *hub.Hub, publicURL string) err
 		}
 		return nil
 	})
-	readyChecks = append(readyChecks, func(*Main) []string {
+	m.readyChecks = append(m.readyChecks, func() []string {
 		if time.Now().After(expiry) {
 			return []string{"swish: the merchant certificate has expired"}
 		}
@@ -123,14 +118,6 @@ func liveSwish(ctx context.Context, c *Config, h *hub.Hub, publicURL string) err
 	})
 	return nil
 }
-
-// certificateExpiry is exported at /metrics so monitoring warns before a
-// merchant certificate expires.
-var certificateExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kvitt_certificate_expiry_timestamp_seconds",
-	Help: "When a provider's client certificate expires (Unix time)."}, []string{"provider"})
-
-// warnings are non-fatal conditions shown at /readyz and logged.
-var warnings []func() []string
 
 // callbackSecret returns the secret that keys the callback URLs' tokens,
 // created once in the data directory so callbacks of payments made before a
