@@ -93,6 +93,9 @@ type Tx interface {
 	// RetryJob releases the lease and schedules the next attempt; dead marks a job given up.
 	RetryJob(id int64, owner string, runAt time.Time, lastErr string, dead bool) error
 	ListJobs() ([]*Job, error)
+	// CancelJob deletes the job of that kind and ref, if any, leased or not:
+	// the work it stood for is done. A worker still running it finds it gone.
+	CancelJob(kind, ref string) error
 
 	// AppendJournal adds an entry at the end of the hash chain, filling Seq,
 	// PrevHash and Hash.

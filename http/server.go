@@ -61,8 +61,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rw, r, s.Logger, kvitt.Errorf(kvitt.EINTERNAL, "panic"))
 			}
 		}
-		_, pattern := s.mux.Handler(r)
-		s.metrics.request(pattern, rw.status, time.Since(start))
+		// The mux has set the matched route on r.
+		s.metrics.request(r.Pattern, rw.status, time.Since(start))
 	}()
 	s.mux.ServeHTTP(rw, r)
 }

@@ -75,9 +75,15 @@ func (h *Hub) RunWorker(ctx context.Context, owner string) {
 			for _, j := range jobs {
 				sem <- struct{}{}
 				go func(j *kvitt.Job) {
-					defer func() { <-sem }()
+					defer func() {
+						<-sem
+						h.wakeWorker() // a slot is free: claim more now, not at the next tick
+					}()
 					h.runJob(ctx, owner, j)
 				}(j)
+			}
+			if len(jobs) == free && ctx.Err() == nil {
+				continue // a full batch: more may be due
 			}
 		}
 		select {

@@ -342,8 +342,14 @@ func (h *Hub) applyTo(tx kvitt.Tx, p *kvitt.Payment, u kvitt.Update, cause strin
 			return false, err
 		}
 	}
-	if p.State.Open() && p.State != kvitt.PaymentUnknown && u.Retry > 0 {
+	switch {
+	case p.State.Open() && p.State != kvitt.PaymentUnknown && u.Retry > 0:
 		if err := tx.EnqueueJob(&kvitt.Job{Kind: jobPaymentSync, Ref: p.ID, RunAt: h.now().Add(u.Retry)}); err != nil {
+			return false, err
+		}
+	case stateChanged && (!p.State.Open() || p.State == kvitt.PaymentUnknown):
+		// Decided (or left to a person): nothing more to ask the provider.
+		if err := tx.CancelJob(jobPaymentSync, p.ID); err != nil {
 			return false, err
 		}
 	}

@@ -189,6 +189,9 @@ func (h *Hub) registerOne(ctx context.Context, cu kvitt.ControlUnit, rc *kvitt.R
 			if err := tx.UpdateReceipt(rc); err != nil {
 				return err
 			}
+			if err := tx.CancelJob(jobReceiptRegister, rc.ID); err != nil {
+				return err
+			}
 			return journalReceipt(tx, h.now(), "receipt.registered", rc)
 		})
 		if isCode(err, kvitt.ECONFLICT) && attempt < 5 {

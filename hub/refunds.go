@@ -225,6 +225,11 @@ func (h *Hub) applyRefundTo(tx kvitt.Tx, p *kvitt.Payment, r *kvitt.Refund, ru k
 	if err := tx.UpdateRefund(r); err != nil {
 		return err
 	}
+	if r.State == kvitt.RefundSucceeded || r.State == kvitt.RefundFailed {
+		if err := tx.CancelJob(jobRefundSync, r.ID); err != nil {
+			return err
+		}
+	}
 	if r.State != kvitt.RefundSucceeded {
 		if (r.State == kvitt.RefundPending || r.State == kvitt.RefundCreated) && ru.Retry > 0 {
 			return tx.EnqueueJob(&kvitt.Job{Kind: jobRefundSync, Ref: r.ID, RunAt: h.now().Add(ru.Retry)})

@@ -55,8 +55,9 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 
 // Dialect is SQLite's.
 var Dialect = sqlstore.Dialect{
-	Name:    "sqlite",
-	Replace: map[string]string{"{{BLOB}}": "BLOB", "{{SERIAL}}": "INTEGER PRIMARY KEY AUTOINCREMENT"},
+	Name:            "sqlite",
+	CacheStatements: true,
+	Replace:         map[string]string{"{{BLOB}}": "BLOB", "{{SERIAL}}": "INTEGER PRIMARY KEY AUTOINCREMENT"},
 	IsUniqueViolation: func(err error) bool {
 		var e *msqlite.Error
 		return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)

@@ -492,6 +492,20 @@ func testJobs(t *testing.T, s kvitt.Store) {
 		}
 		return nil
 	})
+	// Cancelling removes a job even while it is leased; its worker then cannot finish it.
+	update(t, s, func(tx kvitt.Tx) error { return tx.EnqueueJob(&kvitt.Job{Kind: "k", Ref: "r", RunAt: t0}) })
+	var leased []*kvitt.Job
+	update(t, s, func(tx kvitt.Tx) (err error) {
+		leased, err = tx.ClaimJobs("w9", t0.Add(48*time.Hour), t0.Add(49*time.Hour), 10)
+		return err
+	})
+	if len(leased) != 1 {
+		t.Fatalf("claimed %d", len(leased))
+	}
+	update(t, s, func(tx kvitt.Tx) error { return tx.CancelJob("k", "r") })
+	update(t, s, func(tx kvitt.Tx) error { return tx.CancelJob("k", "none") }) // nothing to cancel is fine
+	err = s.Update(ctx, func(tx kvitt.Tx) error { return tx.FinishJob(leased[0].ID, "w9") })
+	wantCode(t, err, kvitt.ECONFLICT)
 }
 
 func testJournal(t *testing.T, s kvitt.Store) {

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
@@ -29,6 +30,9 @@ type Dialect struct {
 	IsUniqueViolation func(err error) bool
 	// IsBusy reports whether err is a lock/serialization failure worth retrying.
 	IsBusy func(err error) bool
+	// CacheStatements keeps each query prepared per connection (SQLite's
+	// driver parses every statement anew otherwise; pgx caches by itself).
+	CacheStatements bool
 	// LockJournal is run before reading the journal's head in a write transaction ("" = none needed).
 	LockJournal string
 	// LockMigrations is run first in every migration transaction, so that
@@ -48,6 +52,47 @@ type DB struct {
 	Dialect     Dialect
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+
+	stmts sync.Map // stmtKey → *sql.Stmt: each query is parsed once per connection
+	want  sync.Map // stmtKey → true: to prepare
+}
+
+type stmtKey struct {
+	pool *sql.DB
+	q    string
+}
+
+// stmt returns the pool's prepared statement for q, if it has one. A query
+// seen for the first time runs unprepared and is prepared after the
+// transaction (preparing inside it would wait for the one writer connection
+// the transaction holds).
+func (db *DB) stmt(pool *sql.DB, q string) *sql.Stmt {
+	if !db.Dialect.CacheStatements {
+		return nil
+	}
+	k := stmtKey{pool, q}
+	if s, ok := db.stmts.Load(k); ok {
+		return s.(*sql.Stmt)
+	}
+	db.want.Store(k, true)
+	return nil
+}
+
+// prepareWanted prepares the queries seen since the last call; it runs with no transaction open.
+func (db *DB) prepareWanted(ctx context.Context) {
+	db.want.Range(func(k, _ any) bool {
+		db.want.Delete(k)
+		sk := k.(stmtKey)
+		if _, ok := db.stmts.Load(sk); ok {
+			return true
+		}
+		if s, err := sk.pool.PrepareContext(ctx, sk.q); err == nil {
+			if _, loaded := db.stmts.LoadOrStore(sk, s); loaded {
+				s.Close()
+			}
+		}
+		return true
+	})
 }
 
 var _ kvitt.Store = (*DB)(nil)
@@ -153,8 +198,10 @@ func (db *DB) View(ctx context.Context, fn func(kvitt.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
-	defer sqltx.Rollback()
-	return fn(&tx{ctx: ctx, tx: sqltx, db: db, readOnly: true})
+	err = fn(&tx{ctx: ctx, tx: sqltx, db: db, pool: db.Read, readOnly: true})
+	sqltx.Rollback()
+	db.prepareWanted(ctx)
+	return err
 }
 
 // Update runs fn in one durable read-write transaction. A lock or
@@ -163,6 +210,7 @@ func (db *DB) View(ctx context.Context, fn func(kvitt.Tx) error) error {
 func (db *DB) Update(ctx context.Context, fn func(kvitt.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		err := db.update(ctx, fn)
+		db.prepareWanted(ctx)
 		if err == nil || attempt >= 4 || db.Dialect.IsBusy == nil || !db.Dialect.IsBusy(err) {
 			return err
 		}
@@ -180,7 +228,7 @@ func (db *DB) update(ctx context.Context, fn func(kvitt.Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer sqltx.Rollback()
-	if err := fn(&tx{ctx: ctx, tx: sqltx, db: db}); err != nil {
+	if err := fn(&tx{ctx: ctx, tx: sqltx, db: db, pool: db.Write}); err != nil {
 		return err
 	}
 	if err := sqltx.Commit(); err != nil {
@@ -191,6 +239,7 @@ func (db *DB) update(ctx context.Context, fn func(kvitt.Tx) error) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.stmts.Range(func(k, v any) bool { v.(*sql.Stmt).Close(); return true })
 	err := db.Write.Close()
 	if db.Read != db.Write {
 		if e := db.Read.Close(); err == nil {
@@ -205,6 +254,7 @@ type tx struct {
 	ctx      context.Context
 	tx       *sql.Tx
 	db       *DB
+	pool     *sql.DB
 	readOnly bool
 }
 
@@ -214,14 +264,23 @@ func (t *tx) exec(q string, args ...any) (sql.Result, error) {
 	if t.readOnly {
 		return nil, errReadOnly
 	}
+	if st := t.db.stmt(t.pool, q); st != nil {
+		return t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+	}
 	return t.tx.ExecContext(t.ctx, q, args...)
 }
 
 func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
+	if st := t.db.stmt(t.pool, q); st != nil {
+		return t.tx.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
+	}
 	return t.tx.QueryContext(t.ctx, q, args...)
 }
 
 func (t *tx) row(q string, args ...any) *sql.Row {
+	if st := t.db.stmt(t.pool, q); st != nil {
+		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+	}
 	return t.tx.QueryRowContext(t.ctx, q, args...)
 }
 

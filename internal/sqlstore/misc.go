@@ -258,6 +258,11 @@ func (t *tx) RetryJob(id int64, owner string, runAt time.Time, lastErr string, d
 		id, owner, micros(runAt), lastErr, d)
 }
 
+func (t *tx) CancelJob(kind, ref string) error {
+	_, err := t.exec(`DELETE FROM jobs WHERE kind = $1 AND ref = $2`, kind, ref)
+	return err
+}
+
 func (t *tx) ListJobs() ([]*kvitt.Job, error) {
 	return scanAll(t, scanJob, `SELECT `+jobCols+` FROM jobs ORDER BY run_at, id`)
 }
