@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/kvitt-hub/kvitt"
+	"github.com/kvitt-hub/kvitt/receipt"
 	"github.com/kvitt-hub/kvitt/report"
 )
 
@@ -101,5 +102,28 @@ func (s *Server) handleProForma(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeReceiptJSON(w, http.StatusCreated, rc)
+	return nil
+}
+
+// handleMerchantCopy prints the card slip the merchant keeps when the
+// terminal asked for the cardholder's signature.
+func (s *Server) handleMerchantCopy(w http.ResponseWriter, r *http.Request) error {
+	rc, err := s.Hub.GetReceipt(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := canTill(principalOf(r.Context()), rc.TillID); err != nil {
+		return kvitt.Errorf(kvitt.ENOTFOUND, "receipt %q not found", rc.ID)
+	}
+	width := 42
+	if r.URL.Query().Get("width") == "48" {
+		width = 48
+	}
+	slip, ok := receipt.MerchantCopy(rc, width)
+	if !ok {
+		return kvitt.Errorf(kvitt.ENOTFOUND, "receipt %s has no merchant copy: no signature was asked for", rc.ID)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte(slip))
 	return nil
 }

@@ -31,6 +31,7 @@ func (s *Server) routes() {
 
 	m.Handle("GET /v1/receipts/{id}", s.api(s.handleGetReceipt))
 	m.Handle("POST /v1/receipts/{id}/copy", s.api(s.handleCopyReceipt))
+	m.Handle("GET /v1/receipts/{id}/merchant-copy", s.api(s.handleMerchantCopy))
 	m.Handle("POST /v1/sales/{id}/proforma", s.api(s.handleProForma))
 
 	m.Handle("GET /v1/tills", s.api(s.handleListTills))

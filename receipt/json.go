@@ -11,33 +11,35 @@ import (
 // integers in minor units of Currency (a return's amounts positive, as
 // stored, with kind "return"), VAT rates in basis points (2500 = 25 %).
 type JSONReceipt struct {
-	ID            string       `json:"id"`
-	MerchantID    string       `json:"merchant_id,omitempty"`
-	TillID        string       `json:"till_id,omitempty"`
-	SaleID        string       `json:"sale_id,omitempty"`
-	Serial        int64        `json:"serial"`
-	Type          string       `json:"type"`
-	Kind          string       `json:"kind"`
-	Mark          string       `json:"mark,omitempty"`
-	CopyOf        string       `json:"copy_of,omitempty"`
-	CopySerial    int64        `json:"copy_serial,omitempty"`
-	CopyTime      *time.Time   `json:"copy_time,omitempty"`
-	Issued        time.Time    `json:"issued"`
-	MerchantName  string       `json:"merchant_name"`
-	OrgNr         string       `json:"org_nr"`
-	StoreName     string       `json:"store_name,omitempty"`
-	Address       string       `json:"address"`
-	RegisterID    string       `json:"register_id"`
-	Currency      string       `json:"currency"`
-	Lines         []JSONLine   `json:"lines"`
-	Total         int64        `json:"total"`
-	VAT           []JSONVAT    `json:"vat"`
-	Tenders       []JSONTender `json:"tenders"`
-	Tip           int64        `json:"tip"`
-	TotalCharged  int64        `json:"total_charged"`
-	Registration  string       `json:"registration"`
-	ControlUnitID string       `json:"control_unit_id,omitempty"`
-	ControlCode   string       `json:"control_code,omitempty"`
+	ID           string       `json:"id"`
+	MerchantID   string       `json:"merchant_id,omitempty"`
+	TillID       string       `json:"till_id,omitempty"`
+	SaleID       string       `json:"sale_id,omitempty"`
+	Serial       int64        `json:"serial"`
+	Type         string       `json:"type"`
+	Kind         string       `json:"kind"`
+	Mark         string       `json:"mark,omitempty"`
+	CopyOf       string       `json:"copy_of,omitempty"`
+	CopySerial   int64        `json:"copy_serial,omitempty"`
+	CopyTime     *time.Time   `json:"copy_time,omitempty"`
+	Issued       time.Time    `json:"issued"`
+	MerchantName string       `json:"merchant_name"`
+	OrgNr        string       `json:"org_nr"`
+	StoreName    string       `json:"store_name,omitempty"`
+	Address      string       `json:"address"`
+	RegisterID   string       `json:"register_id"`
+	Currency     string       `json:"currency"`
+	Lines        []JSONLine   `json:"lines"`
+	Total        int64        `json:"total"`
+	VAT          []JSONVAT    `json:"vat"`
+	Tenders      []JSONTender `json:"tenders"`
+	Tip          int64        `json:"tip"`
+	TotalCharged int64        `json:"total_charged"`
+	Registration string       `json:"registration"`
+	// MerchantCopy: the terminal asked for a signature; print the merchant copy too.
+	MerchantCopy  bool   `json:"merchant_copy_required,omitempty"`
+	ControlUnitID string `json:"control_unit_id,omitempty"`
+	ControlCode   string `json:"control_code,omitempty"`
 }
 
 // JSONLine is one article line.
@@ -84,6 +86,7 @@ func ToJSON(r *kvitt.Receipt) *JSONReceipt {
 		Lines: []JSONLine{}, Total: r.Total, VAT: []JSONVAT{}, Tenders: []JSONTender{},
 		Tip: r.Tip, TotalCharged: totalCharged(r),
 		Registration: string(r.Registration), ControlUnitID: r.ControlUnitID, ControlCode: r.ControlCode,
+		MerchantCopy: needsMerchantCopy(r),
 	}
 	if !r.CopyTime.IsZero() {
 		t := r.CopyTime
@@ -115,4 +118,13 @@ func JSON(r *kvitt.Receipt) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+func needsMerchantCopy(r *kvitt.Receipt) bool {
+	for _, t := range r.Tenders {
+		if t.Card != nil && t.Card.SignatureRequired {
+			return true
+		}
+	}
+	return false
 }

@@ -239,39 +239,9 @@ func (b *builder) tenders(r *kvitt.Receipt) {
 			b.lr("  varav dricks", Amount(signed(r, t.Tip), cur), plain)
 		}
 		if c := t.Card; c != nil {
-			brand := c.Brand
-			if c.ApplicationLabel != "" && c.ApplicationLabel != brand {
-				brand = strings.TrimSpace(brand + " " + c.ApplicationLabel)
-			}
-			b.lr("  "+brand, c.MaskedPAN, plain)
-			if c.AID != "" {
-				b.lr("  AID", c.AID, plain)
-			}
-			if c.EntryMode != "" {
-				b.lr("  Läsmetod", translate(entryModes, c.EntryMode), plain)
-			}
-			if c.Verification != "" {
-				b.lr("  Verifiering", translate(verifications, c.Verification), plain)
-			}
-			if c.AuthCode != "" {
-				b.lr("  Auth.kod", c.AuthCode, plain)
-			}
-			if c.TerminalID != "" {
-				b.lr("  Terminal", c.TerminalID, plain)
-			}
-			ref := c.TransactionRef
-			if ref == "" {
-				ref = t.Reference
-			}
-			if ref != "" {
-				b.lr("  Referens", ref, plain)
-			}
-			if c.ResultText != "" {
-				b.lr("  "+c.ResultText, "", plain)
-			}
+			b.card(t)
 			if c.SignatureRequired {
-				b.blank()
-				b.lr("  Signatur: ____________________________", "", plain)
+				b.lr("  Signeras på butikens exemplar", "", plain)
 			}
 		} else if t.Reference != "" && t.Method != "cash" {
 			b.lr("  Referens", t.Reference, plain)
@@ -287,4 +257,95 @@ func groups(code string) string {
 		code = code[8:]
 	}
 	return strings.Join(append(parts, code), " ")
+}
+
+// card prints the card data of a tender, indented under its tender line.
+func (b *builder) card(t kvitt.Tender) {
+	c := t.Card
+	brand := c.Brand
+	if c.ApplicationLabel != "" && c.ApplicationLabel != brand {
+		brand = strings.TrimSpace(brand + " " + c.ApplicationLabel)
+	}
+	b.lr("  "+brand, c.MaskedPAN, plain)
+	if c.AID != "" {
+		b.lr("  AID", c.AID, plain)
+	}
+	if c.EntryMode != "" {
+		b.lr("  Läsmetod", translate(entryModes, c.EntryMode), plain)
+	}
+	if c.Verification != "" {
+		b.lr("  Verifiering", translate(verifications, c.Verification), plain)
+	}
+	if c.AuthCode != "" {
+		b.lr("  Auth.kod", c.AuthCode, plain)
+	}
+	if c.TerminalID != "" {
+		b.lr("  Terminal", c.TerminalID, plain)
+	}
+	ref := c.TransactionRef
+	if ref == "" {
+		ref = t.Reference
+	}
+	if ref != "" {
+		b.lr("  Referens", ref, plain)
+	}
+	if c.ResultText != "" {
+		b.lr("  "+c.ResultText, "", plain)
+	}
+}
+
+// MerchantCopy renders the card slip the merchant keeps when the terminal
+// asked for the cardholder's signature ("butikens exemplar"), and reports
+// whether one is needed. Without a signature request no merchant copy is
+// printed: the customer's receipt carries all the card data.
+func MerchantCopy(r *kvitt.Receipt, width int) (string, bool) {
+	var signed []kvitt.Tender
+	for _, t := range r.Tenders {
+		if t.Card != nil && t.Card.SignatureRequired {
+			signed = append(signed, t)
+		}
+	}
+	if len(signed) == 0 {
+		return "", false
+	}
+	if width < 32 {
+		width = 32
+	}
+	b := &builder{w: width}
+	b.centre(r.MerchantName, heading)
+	if r.Address != "" {
+		b.centre(r.Address, plain)
+	}
+	b.centre("Org.nr "+OrgNr(r.OrgNr), plain)
+	b.blank()
+	b.centre("BUTIKENS EXEMPLAR", heading)
+	b.blank()
+	b.lr("Datum", Time(r.Issued), plain)
+	b.lr("Kvitto nr", sprintf("%d", r.Serial), plain)
+	b.lr("Kassa", r.RegisterID, plain)
+	for _, t := range signed {
+		b.rule("-")
+		what := "KÖP"
+		if r.Kind == kvitt.ReceiptReturn {
+			what = "ÅTERKÖP"
+		}
+		b.lr(what, Amount(t.Amount+t.Tip, r.Currency)+" "+string(r.Currency), big)
+		if t.Tip != 0 {
+			b.lr("  varav dricks", Amount(t.Tip, r.Currency), plain)
+		}
+		b.card(t)
+		b.blank()
+		b.blank()
+		b.add("Signatur: "+strings.Repeat("_", max(width-10, 10)), plain)
+		b.blank()
+		b.add("Namnförtydligande: "+strings.Repeat("_", max(width-19, 10)), plain)
+	}
+	b.blank()
+	b.centre("Spara detta exemplar", plain)
+	var sb strings.Builder
+	for _, l := range b.lines {
+		sb.WriteString(strings.TrimRight(l.text, " "))
+		sb.WriteByte('\n')
+	}
+	return sb.String(), true
 }
