@@ -773,3 +773,25 @@ func TestPaymentEndpoints(t *testing.T) {
 	wantError(t, e.do("POST", "/v1/payments/"+pid+"/resolve", till, `{"state":"paid","note":"x"}`), 403, "")
 	wantError(t, e.do("POST", "/v1/payments/"+pid+"/resolve", bo, `{"state":"paid","note":"x"}`), 409, "")
 }
+
+// The answer that carries a new API key's secret is never stored for
+// replay: only the key's hash is kept anywhere.
+func TestAPIKeySecretNotStoredForReplay(t *testing.T) {
+	e := newEnv(t)
+	e.must(201, "POST", "/v1/api-keys", adminKey, `{"scope":"till","till_id":"1"}`, "Idempotency-Key", "k-1")
+	err := e.db.View(context.Background(), func(tx kvitt.Tx) error {
+		_, err := tx.GetIdempotency("env-admin:k-1")
+		return err
+	})
+	if kvitt.ErrorCode(err) != kvitt.ENOTFOUND {
+		t.Errorf("the response with the API key's secret was stored for replay (%v)", err)
+	}
+	// An ordinary POST with a key is stored, so the check above can fail.
+	e.must(201, "POST", "/v1/sales", adminKey, `{"till_id":"1","lines":[{"name":"x","unit_price":100,"vat_rate":25}]}`, "Idempotency-Key", "k-2")
+	if err := e.db.View(context.Background(), func(tx kvitt.Tx) error {
+		_, err := tx.GetIdempotency("env-admin:k-2")
+		return err
+	}); err != nil {
+		t.Errorf("an ordinary answer was not stored: %v", err)
+	}
+}

@@ -432,6 +432,7 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 	}
 	j := toAPIKeyJSON(k)
 	j.Key = secret
+	noReplay(r.Context())
 	writeJSON(w, http.StatusCreated, j)
 	return nil
 }

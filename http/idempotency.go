@@ -13,6 +13,16 @@ import (
 
 type idemKey struct{}
 
+type noReplayKey struct{}
+
+// noReplay marks the answer of this request as not to be stored for replay:
+// it carries a secret (a new API key) that kvitt keeps only as a hash.
+func noReplay(ctx context.Context) {
+	if f, ok := ctx.Value(noReplayKey{}).(*bool); ok {
+		*f = true
+	}
+}
+
 // idempotencyKeyOf returns the caller-scoped Idempotency-Key of the request, if any.
 func idempotencyKeyOf(ctx context.Context) string {
 	k, _ := ctx.Value(idemKey{}).(string)
@@ -66,10 +76,12 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			return
 		}
 		rw := &recorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), idemKey{}, scoped)))
+		var secret bool
+		ctx := context.WithValue(context.WithValue(r.Context(), idemKey{}, scoped), noReplayKey{}, &secret)
+		next.ServeHTTP(rw, r.WithContext(ctx))
 		// Store definite answers only: a 409 (state may change) or a 5xx
-		// (try again) is not replayed.
-		if rw.status >= 500 || rw.status == http.StatusConflict {
+		// (try again) is not replayed, nor an answer that carries a secret.
+		if rw.status >= 500 || rw.status == http.StatusConflict || secret {
 			return
 		}
 		err = s.Store.Update(context.WithoutCancel(r.Context()), func(tx kvitt.Tx) error {
