@@ -191,3 +191,11 @@ func knownScenario(s Scenario) bool {
 	}
 	return false
 }
+
+// serveLedger lists what the terminal has charged, refunded and reversed:
+// for tests that run the simulator as its own process (exactly one charge
+// per payment, whatever happened to kvitt).
+func (t *Terminal) serveLedger(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(t.Ledger())
+}

@@ -19,6 +19,7 @@ func (t *Terminal) Handler() http.Handler {
 	mux.HandleFunc("POST /nexo", t.serveNexo)
 	mux.HandleFunc("GET /screen", t.serveScreen)
 	mux.HandleFunc("GET /screen.json", t.serveScreenJSON)
+	mux.HandleFunc("GET /ledger.json", t.serveLedger)
 	mux.HandleFunc("POST /customer/total", t.serveTotal)
 	mux.HandleFunc("POST /customer/card", t.serveCard)
 	mux.HandleFunc("POST /customer/cancel", t.serveCustomerCancel)
