@@ -37,12 +37,21 @@ func sandboxCard(ctx context.Context, sb *sandbox, c *Config, h *hub.Hub, public
 	return nil
 }
 
-// liveCard registers the card method when the configuration enables it; each
-// till's terminal (POIID, URL, tip) is in its till configuration.
+// liveCard registers the card method when a till has a terminal (POIID,
+// URL, tip in its till configuration) or the configuration has a card
+// section; the terminals' certificates are checked against card.ca_file, or
+// the system's roots.
 func liveCard(ctx context.Context, m *Main, publicURL string) error {
 	c, h := &m.Config, m.hub
-	if c.Card == nil {
+	anyTerminal := false
+	for _, t := range c.Tills {
+		anyTerminal = anyTerminal || t.Terminal != nil
+	}
+	if c.Card == nil && !anyTerminal {
 		return nil
+	}
+	if c.Card == nil {
+		c.Card = &CardConfig{}
 	}
 	cfg := nexo.Config{}
 	if c.Card.CAFile != "" {
