@@ -151,6 +151,34 @@ func (s *Server) paymentFor(r *http.Request) (*kvitt.Payment, error) {
 	return p, nil
 }
 
+// receiptFor loads a receipt the caller may see.
+func (s *Server) receiptFor(r *http.Request) (*kvitt.Receipt, error) {
+	rc, err := s.Hub.GetReceipt(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := canTill(principalOf(r.Context()), rc.TillID); err != nil {
+		return nil, kvitt.Errorf(kvitt.ENOTFOUND, "receipt %q not found", rc.ID)
+	}
+	return rc, nil
+}
+
+// refundFor loads a refund the caller may see (by its payment's till).
+func (s *Server) refundFor(r *http.Request) (*kvitt.Refund, error) {
+	ref, err := s.Hub.GetRefund(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.Hub.GetPayment(r.Context(), ref.PaymentID)
+	if err != nil {
+		return nil, err
+	}
+	if err := canTill(principalOf(r.Context()), p.TillID); err != nil {
+		return nil, kvitt.Errorf(kvitt.ENOTFOUND, "refund %q not found", ref.ID)
+	}
+	return ref, nil
+}
+
 func (s *Server) handleGetPayment(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.paymentFor(r)
 	if err != nil {
@@ -237,16 +265,9 @@ func (s *Server) handleListRefunds(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) handleGetRefund(w http.ResponseWriter, r *http.Request) error {
-	ref, err := s.Hub.GetRefund(r.Context(), r.PathValue("id"))
+	ref, err := s.refundFor(r)
 	if err != nil {
 		return err
-	}
-	p, err := s.Hub.GetPayment(r.Context(), ref.PaymentID)
-	if err != nil {
-		return err
-	}
-	if err := canTill(principalOf(r.Context()), p.TillID); err != nil {
-		return kvitt.Errorf(kvitt.ENOTFOUND, "refund %q not found", ref.ID)
 	}
 	writeJSON(w, http.StatusOK, toRefundJSON(ref))
 	return nil
@@ -294,12 +315,9 @@ func writeReceiptJSON(w http.ResponseWriter, status int, rc *kvitt.Receipt) {
 }
 
 func (s *Server) handleGetReceipt(w http.ResponseWriter, r *http.Request) error {
-	rc, err := s.Hub.GetReceipt(r.Context(), r.PathValue("id"))
+	rc, err := s.receiptFor(r)
 	if err != nil {
 		return err
-	}
-	if err := canTill(principalOf(r.Context()), rc.TillID); err != nil {
-		return kvitt.Errorf(kvitt.ENOTFOUND, "receipt %q not found", rc.ID)
 	}
 	q := r.URL.Query()
 	width := 42
@@ -539,16 +557,9 @@ func (s *Server) handleSandboxRefund(w http.ResponseWriter, r *http.Request) err
 			return err
 		}
 	}
-	ref, err := s.Hub.GetRefund(r.Context(), r.PathValue("id"))
+	ref, err := s.refundFor(r)
 	if err != nil {
 		return err
-	}
-	p, err := s.Hub.GetPayment(r.Context(), ref.PaymentID)
-	if err != nil {
-		return err
-	}
-	if err := canTill(principalOf(r.Context()), p.TillID); err != nil {
-		return kvitt.Errorf(kvitt.ENOTFOUND, "refund %q not found", ref.ID)
 	}
 	ref, err = s.Hub.ActOnRefund(r.Context(), ref.ID, kvitt.CustomerAction(r.PathValue("action")), kvitt.CustomerOptions{Scenario: req.Scenario})
 	if err != nil {

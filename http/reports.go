@@ -77,12 +77,9 @@ func (s *Server) handleGetZReport(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handleCopyReceipt(w http.ResponseWriter, r *http.Request) error {
-	rc, err := s.Hub.GetReceipt(r.Context(), r.PathValue("id"))
+	rc, err := s.receiptFor(r)
 	if err != nil {
 		return err
-	}
-	if err := canTill(principalOf(r.Context()), rc.TillID); err != nil {
-		return kvitt.Errorf(kvitt.ENOTFOUND, "receipt %q not found", rc.ID)
 	}
 	cp, err := s.Hub.CopyReceipt(r.Context(), rc.ID)
 	if err != nil {
@@ -108,12 +105,9 @@ func (s *Server) handleProForma(w http.ResponseWriter, r *http.Request) error {
 // handleMerchantCopy prints the card slip the merchant keeps when the
 // terminal asked for the cardholder's signature.
 func (s *Server) handleMerchantCopy(w http.ResponseWriter, r *http.Request) error {
-	rc, err := s.Hub.GetReceipt(r.Context(), r.PathValue("id"))
+	rc, err := s.receiptFor(r)
 	if err != nil {
 		return err
-	}
-	if err := canTill(principalOf(r.Context()), rc.TillID); err != nil {
-		return kvitt.Errorf(kvitt.ENOTFOUND, "receipt %q not found", rc.ID)
 	}
 	width := 42
 	if r.URL.Query().Get("width") == "48" {
