@@ -795,3 +795,26 @@ func TestAPIKeySecretNotStoredForReplay(t *testing.T) {
 		t.Errorf("an ordinary answer was not stored: %v", err)
 	}
 }
+
+// A known path with the wrong method is 405 in the error shape, naming the
+// methods it takes; numbers must be JSON numbers, not strings.
+func TestMethodNotAllowedAndQuotedNumbers(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("DELETE", "/v1/sales", adminKey, "")
+	if r.status != 405 || r.header.Get("Allow") != "POST" {
+		t.Fatalf("DELETE /v1/sales: %d Allow=%q %s", r.status, r.header.Get("Allow"), r.body)
+	}
+	if code := r.json(t)["error"].(map[string]any)["code"]; code != "method_not_allowed" {
+		t.Errorf("code = %v", code)
+	}
+	if r := e.do("GET", "/v1/no-such-thing", adminKey, ""); r.status != 404 {
+		t.Errorf("unknown path: %d", r.status)
+	}
+	r = e.do("POST", "/v1/sales", adminKey, `{"till_id":"1","lines":[{"name":"x","quantity":"2","unit_price":100,"vat_rate":25}]}`)
+	if r.status != 400 {
+		t.Fatalf("quoted quantity: %d %s", r.status, r.body)
+	}
+	if f := r.json(t)["error"].(map[string]any)["field"]; f != "lines.quantity" && f != "lines[0].quantity" {
+		t.Errorf("field = %v", f)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -61,6 +62,8 @@ func jsonError(err error) error {
 			if strings.HasPrefix(typ.Value, "number") {
 				return &kvitt.Error{Code: kvitt.EINVALID, Field: field, Message: "must be an integer in minor units (öre, cents), within ±9223372036854775807"}
 			}
+		case "float64":
+			want = "a number"
 		case "string":
 			want = "a string"
 		}
@@ -93,9 +96,25 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// number is a JSON number kept as its text for exact parsing; unlike
+// json.Number it refuses a quoted string ("2"): a number must be a number.
+type number string
+
+func (n *number) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		return &json.UnmarshalTypeError{Value: "string", Type: reflect.TypeOf(0.0)}
+	}
+	var v json.Number
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*n = number(v)
+	return nil
+}
+
 // decimal parses a JSON number exactly into an integer scaled by 10^places
 // (quantity 0.35 with 3 places → 350; vat_rate 12.5 with 2 places → 1250).
-func decimal(n json.Number, field string, places int) (int64, error) {
+func decimal(n number, field string, places int) (int64, error) {
 	s := string(n)
 	if s == "" {
 		return 0, kvitt.FieldError(field, "is required")

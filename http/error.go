@@ -19,6 +19,7 @@ var statusOf = map[string]int{
 	kvitt.EPROVIDER:      http.StatusBadGateway,
 	kvitt.EUNAVAILABLE:   http.StatusServiceUnavailable,
 	kvitt.EINTERNAL:      http.StatusInternalServerError,
+	EMETHOD:              http.StatusMethodNotAllowed,
 }
 
 type errorBody struct {

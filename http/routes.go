@@ -2,6 +2,9 @@ package http
 
 import (
 	"net/http"
+	"strings"
+
+	"github.com/kvitt-hub/kvitt"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -58,6 +61,29 @@ func (s *Server) routes() {
 		m.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	}
 	m.Handle("/", s.public(func(w http.ResponseWriter, r *http.Request) error {
+		if allowed := s.allowedMethods(r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			return kvitt.Errorf(EMETHOD, "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", "))
+		}
 		return errNoRoute
 	}))
+}
+
+// EMETHOD is the error code of a known path called with the wrong method (405).
+const EMETHOD = "method_not_allowed"
+
+// allowedMethods lists the methods that have a route for r's path.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -22,13 +22,13 @@ type saleRequest struct {
 }
 
 type lineRequest struct {
-	ArticleNumber string      `json:"article_number"`
-	Name          string      `json:"name"`
-	Quantity      json.Number `json:"quantity"`
+	ArticleNumber string `json:"article_number"`
+	Name          string `json:"name"`
+	Quantity      number `json:"quantity"`
 	// UnitPrice and Discount are decoded here, not by encoding/json, so a
 	// wrong type is reported with the line's index ("lines[1].unit_price").
 	UnitPrice json.RawMessage `json:"unit_price"`
-	VATRate   json.Number     `json:"vat_rate"`
+	VATRate   number          `json:"vat_rate"`
 	Discount  json.RawMessage `json:"discount"`
 }
 
@@ -99,8 +99,8 @@ type refundRequest struct {
 }
 
 type returnLineRequest struct {
-	Line     *int        `json:"line"`
-	Quantity json.Number `json:"quantity"`
+	Line     *int   `json:"line"`
+	Quantity number `json:"quantity"`
 }
 
 func (r *refundRequest) returnLines() ([]kvitt.ReturnLine, error) {

@@ -52,6 +52,8 @@ const (
 	jobPoll        = 500 * time.Millisecond
 	jobMaxBackoff  = 5 * time.Minute
 	jobMaxAttempts = 500
+	// jobShutdownWait bounds how long a stopping worker waits for running jobs.
+	jobShutdownWait = 10 * time.Second
 )
 
 // RunWorker runs due jobs until ctx ends. owner names this worker's leases;
@@ -88,9 +90,19 @@ func (h *Hub) RunWorker(ctx context.Context, owner string) {
 		}
 		select {
 		case <-ctx.Done():
-			// Let running jobs end; their leases run out if they don't.
-			for i := 0; i < cap(sem); i++ {
-				sem <- struct{}{}
+			// Let running jobs end and hand themselves back, for a while: a
+			// handler that ignores its context keeps its lease, which runs out.
+			drained := make(chan struct{})
+			go func() {
+				for i := 0; i < cap(sem); i++ {
+					sem <- struct{}{}
+				}
+				close(drained)
+			}()
+			select {
+			case <-drained:
+			case <-time.After(jobShutdownWait):
+				h.Logger.Warn("job worker: stopped with jobs still running; their leases will run out")
 			}
 			return
 		case <-h.wake:
