@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
+	"os"
 
 	"github.com/kvitt-hub/kvitt"
 	kvitthttp "github.com/kvitt-hub/kvitt/http"
+	"github.com/kvitt-hub/kvitt/internal/sqlstore"
 	simcontrolunit "github.com/kvitt-hub/kvitt/sim/controlunit"
 	simnexo "github.com/kvitt-hub/kvitt/sim/nexo"
 	simswish "github.com/kvitt-hub/kvitt/sim/swish"
-	"github.com/kvitt-hub/kvitt/sqlite"
 )
 
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -31,8 +31,19 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return fmt.Errorf("no simulator %q (swish, nexo, controlunit)", args[0])
 }
 
-func dataFlag(fs *flag.FlagSet) *string {
-	return fs.String("data", "kvitt-data", "data directory")
+// storeFlags are the flags that say where the ledger is, for the commands
+// that open it: the data directory (SQLite) or a PostgreSQL URL.
+type storeFlags struct{ data, database *string }
+
+func dataFlag(fs *flag.FlagSet) storeFlags {
+	return storeFlags{
+		data:     fs.String("data", "kvitt-data", "data directory (SQLite)"),
+		database: fs.String("database", os.Getenv("KVITT_DATABASE"), "PostgreSQL URL instead of SQLite (default $KVITT_DATABASE)"),
+	}
+}
+
+func (f storeFlags) open(ctx context.Context) (*sqlstore.DB, error) {
+	return openStore(ctx, &Config{Data: *f.data, Database: *f.database})
 }
 
 func runAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -48,7 +59,7 @@ func runAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(*data, "kvitt.db"))
+	db, err := data.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -76,7 +87,7 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(*data, "kvitt.db"))
+	db, err := data.open(ctx)
 	if err != nil {
 		return err
 	}

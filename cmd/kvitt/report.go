@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/kvitt-hub/kvitt"
 	"github.com/kvitt-hub/kvitt/hub"
 	"github.com/kvitt-hub/kvitt/report"
-	"github.com/kvitt-hub/kvitt/sqlite"
 )
 
 // runReport prints a till's X report, or takes its Z report (closing the day).
@@ -34,7 +32,7 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 	if *till == "" || (*width != 42 && *width != 48) {
 		return fmt.Errorf("report: --till is required and --width is 42 or 48")
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(*data, "kvitt.db"))
+	db, err := data.open(ctx)
 	if err != nil {
 		return err
 	}

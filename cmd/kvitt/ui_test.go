@@ -158,3 +158,18 @@ func TestCashierDisplayCancels(t *testing.T) {
 		t.Errorf("payment is %v after the cashier cancelled it", got)
 	}
 }
+
+// newRequest sends an authenticated request and returns the status.
+func newRequest(method, url, key string) (int, error) {
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	return res.StatusCode, nil
+}
