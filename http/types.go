@@ -209,7 +209,7 @@ type paymentJSON struct {
 	Currency   string            `json:"currency"`
 	State      string            `json:"state"`
 	Reference  string            `json:"reference"`
-	Action     *kvitt.Action     `json:"action,omitempty"`
+	Action     *kvitt.Action     `json:"action"`
 	Tendered   int64             `json:"tendered,omitempty"`
 	Change     int64             `json:"change,omitempty"`
 	Rounding   int64             `json:"rounding,omitempty"`
