@@ -157,18 +157,7 @@ func (c *Card) Start(ctx context.Context, t *kvitt.Till, p *kvitt.Payment) (kvit
 	if err != nil {
 		return kvitt.Update{State: kvitt.PaymentFailed, ErrorCode: "NoTerminal", Message: kvitt.ErrorMessage(err)}, nil
 	}
-	ts := p.Created
-	if ts.IsZero() {
-		ts = c.cfg.Now()
-	}
-	pr := &PaymentRequest{
-		SaleData: SaleData{SaleTransactionID: TransactionID{TransactionID: p.ID, TimeStamp: Timestamp(ts)}},
-		PaymentTransaction: PaymentTransaction{AmountsReq: AmountsReq{
-			Currency:        string(p.Currency),
-			RequestedAmount: FormatAmount(p.Amount, p.Currency),
-		}},
-		PaymentData: &PaymentData{PaymentType: PaymentTypeNormal},
-	}
+	pr := c.paymentRequest(p.ID, p.Created, p.Amount, p.Currency, PaymentTypeNormal)
 	if t.Terminal.Tip {
 		pr.SaleData.SaleToAcquirerData = "tenderOption=AskGratuity"
 	}
@@ -444,18 +433,7 @@ func (c *Card) Refund(ctx context.Context, t *kvitt.Till, p *kvitt.Payment, r *k
 	if err != nil {
 		return kvitt.RefundUpdate{State: kvitt.RefundFailed, ErrorCode: "NoTerminal", Message: kvitt.ErrorMessage(err)}, nil
 	}
-	ts := r.Created
-	if ts.IsZero() {
-		ts = c.cfg.Now()
-	}
-	pr := &PaymentRequest{
-		SaleData: SaleData{SaleTransactionID: TransactionID{TransactionID: r.ID, TimeStamp: Timestamp(ts)}},
-		PaymentTransaction: PaymentTransaction{AmountsReq: AmountsReq{
-			Currency:        string(r.Currency),
-			RequestedAmount: FormatAmount(r.Amount, r.Currency),
-		}},
-		PaymentData: &PaymentData{PaymentType: PaymentTypeRefund},
-	}
+	pr := c.paymentRequest(r.ID, r.Created, r.Amount, r.Currency, PaymentTypeRefund)
 	resp, sent, err := c.send(ctx, ep, r.Reference, pr)
 	if err != nil {
 		if !sent {
@@ -518,4 +496,21 @@ func (c *Card) RefundStatus(ctx context.Context, t *kvitt.Till, p *kvitt.Payment
 		return kvitt.RefundUpdate{State: kvitt.RefundFailed, ErrorCode: "NotFound", Message: "The card terminal never received the refund; nothing was paid back. You can try again."}, nil
 	}
 	return kvitt.RefundUpdate{}, fmt.Errorf("%w: TransactionStatus answered %s %s", ErrTransport, ts.Response.ErrorCondition, ts.Response.AdditionalResponse)
+}
+
+// paymentRequest is the PaymentRequest of a payment or a card-present
+// refund: kvitt's id as the sale's transaction id, stamped with its creation
+// time, for amount (formatted exactly from minor units).
+func (c *Card) paymentRequest(id string, created time.Time, amount int64, cur kvitt.Currency, paymentType string) *PaymentRequest {
+	if created.IsZero() {
+		created = c.cfg.Now()
+	}
+	return &PaymentRequest{
+		SaleData: SaleData{SaleTransactionID: TransactionID{TransactionID: id, TimeStamp: Timestamp(created)}},
+		PaymentTransaction: PaymentTransaction{AmountsReq: AmountsReq{
+			Currency:        string(cur),
+			RequestedAmount: FormatAmount(amount, cur),
+		}},
+		PaymentData: &PaymentData{PaymentType: paymentType},
+	}
 }

@@ -250,21 +250,31 @@ func validCallback(s string) bool {
 	return err == nil && u.Scheme == "https" && u.Host != ""
 }
 
-func (s *Sim) createPayment(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+// readCreate checks what a v2 create (payment request or refund) must pass
+// before its fields: the instructionUUID in the path, the JSON body, and the
+// merchant alias field against the client certificate (403 otherwise).
+func readCreate(w http.ResponseWriter, r *http.Request, aliasField string) (id string, m map[string]*string, body []byte, ok bool) {
+	id = r.PathValue("id")
 	if !uuidRE.MatchString(id) {
 		http.Error(w, "instructionUUID must be 32 uppercase hex characters", http.StatusBadRequest)
-		return
+		return "", nil, nil, false
 	}
-	m, body, ok := readBody(w, r, "application/json")
+	if m, body, ok = readBody(w, r, "application/json"); !ok {
+		return "", nil, nil, false
+	}
+	if alias := get(m, aliasField); alias != "" && alias != merchantOf(r) {
+		http.Error(w, aliasField+" does not match the certificate", http.StatusForbidden)
+		return "", nil, nil, false
+	}
+	return id, m, body, true
+}
+
+func (s *Sim) createPayment(w http.ResponseWriter, r *http.Request) {
+	id, m, body, ok := readCreate(w, r, "payeeAlias")
 	if !ok {
 		return
 	}
 	payee := get(m, "payeeAlias")
-	if payee != "" && payee != merchantOf(r) {
-		http.Error(w, "payeeAlias does not match the certificate", http.StatusForbidden)
-		return
-	}
 	var codes []string
 	if payee == "" {
 		codes = append(codes, "RP01")
@@ -427,20 +437,11 @@ func (s *Sim) cancelPayment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) createRefund(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !uuidRE.MatchString(id) {
-		http.Error(w, "instructionUUID must be 32 uppercase hex characters", http.StatusBadRequest)
-		return
-	}
-	m, body, ok := readBody(w, r, "application/json")
+	id, m, body, ok := readCreate(w, r, "payerAlias")
 	if !ok {
 		return
 	}
 	payerAlias := get(m, "payerAlias")
-	if payerAlias != "" && payerAlias != merchantOf(r) {
-		http.Error(w, "payerAlias does not match the certificate", http.StatusForbidden)
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rf := s.refunds[id]; rf != nil {
