@@ -21,6 +21,16 @@ type Store interface {
 // of versioned rows compare and set: they return ECONFLICT when the stored
 // Version is not the one read, and increase Version on success.
 type Tx interface {
+	// Lock takes an exclusive lock named key ("sale:<id>", "till:<id>")
+	// that is held until the transaction ends. Every Update that checks a
+	// balance (what is still due, what is left to refund, one copy only,
+	// which receipts a Z report closes) locks what it checks first and reads
+	// it after, so racing requests, on one node or several, check one after
+	// the other. SQLite's single writer already serializes every Update;
+	// PostgreSQL takes a transaction-scoped advisory lock. Lock in a View
+	// returns an error.
+	Lock(key string) error
+
 	CreateMerchant(m *Merchant) error
 	GetMerchant(id string) (*Merchant, error)
 	CreateShop(s *Shop) error

@@ -63,8 +63,16 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 	var replay bool
 	now := h.now()
 	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+		// Everything below checks what the sale still owes: racing requests,
+		// on this node or another, check one after the other.
+		if err := tx.Lock(saleLock(saleID)); err != nil {
+			return err
+		}
 		if in.IdempotencyKey != "" {
 			if existing, err := tx.PaymentByIdempotencyKey(in.IdempotencyKey); err == nil {
+				if existing.SaleID != saleID || existing.Method != in.Method || (in.Amount != existing.Amount && in.Amount != existing.Applied()) {
+					return idempotencyMismatch("payment", existing.ID)
+				}
 				p, replay = existing, true
 				return nil
 			}
@@ -159,6 +167,16 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 		return h.GetPayment(ctx, p.ID)
 	}
 	return h.apply(ctx, p.ID, u, CauseProvider)
+}
+
+// saleLock names the lock that serializes every check of what a sale owes
+// and of what its payments have left to refund (kvitt.Tx.Lock).
+func saleLock(saleID string) string { return "sale:" + saleID }
+
+// idempotencyMismatch is the answer to an Idempotency-Key reused for another request.
+func idempotencyMismatch(what, id string) error {
+	return &kvitt.Error{Code: kvitt.ECONFLICT, Field: "Idempotency-Key",
+		Message: fmt.Sprintf("this key already created %s %s for another request; use a new key for a new request", what, id)}
 }
 
 // setAmount validates the amount against what is due and fills cash fields.

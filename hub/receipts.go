@@ -21,6 +21,9 @@ func (h *Hub) CompleteSale(ctx context.Context, saleID string) (*kvitt.Receipt, 
 	var fresh bool
 	now := h.now()
 	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+		if err := tx.Lock(saleLock(saleID)); err != nil {
+			return err
+		}
 		s, err := tx.GetSale(saleID)
 		if err != nil {
 			return err

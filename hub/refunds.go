@@ -28,15 +28,26 @@ func (h *Hub) CreateRefund(ctx context.Context, paymentID string, in RefundInput
 	var replay bool
 	now := h.now()
 	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
-		if in.IdempotencyKey != "" {
-			if existing, err := tx.RefundByIdempotencyKey(in.IdempotencyKey); err == nil {
-				r, replay = existing, true
-				return nil
-			}
-		}
+		// A payment's sale never changes: find it, lock it, then read
+		// everything the checks below depend on.
 		var err error
 		if p, err = tx.GetPayment(paymentID); err != nil {
 			return err
+		}
+		if err := tx.Lock(saleLock(p.SaleID)); err != nil {
+			return err
+		}
+		if p, err = tx.GetPayment(paymentID); err != nil {
+			return err
+		}
+		if in.IdempotencyKey != "" {
+			if existing, err := tx.RefundByIdempotencyKey(in.IdempotencyKey); err == nil {
+				if existing.PaymentID != paymentID || (in.Amount != 0 && in.Amount != existing.Amount) {
+					return idempotencyMismatch("refund", existing.ID)
+				}
+				r, replay = existing, true
+				return nil
+			}
 		}
 		var ok bool
 		if prov, ok = h.providers[p.Method]; !ok {
@@ -167,6 +178,17 @@ func (h *Hub) applyRefund(ctx context.Context, id string, ru kvitt.RefundUpdate)
 		var r *kvitt.Refund
 		var p *kvitt.Payment
 		err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+			if r, err = tx.GetRefund(id); err != nil {
+				return err
+			}
+			if p, err = tx.GetPayment(r.PaymentID); err != nil {
+				return err
+			}
+			// A succeeded refund changes the payment's balance and may issue a
+			// return receipt: serialized with every other check of the sale.
+			if err := tx.Lock(saleLock(p.SaleID)); err != nil {
+				return err
+			}
 			if r, err = tx.GetRefund(id); err != nil {
 				return err
 			}

@@ -132,6 +132,9 @@ func balance(s *kvitt.Sale, ps []*kvitt.Payment) (paid, open int64, openPayment 
 func (h *Hub) CancelSale(ctx context.Context, id string) (*kvitt.Sale, error) {
 	var sale *kvitt.Sale
 	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+		if err := tx.Lock(saleLock(id)); err != nil {
+			return err
+		}
 		s, err := tx.GetSale(id)
 		if err != nil {
 			return err

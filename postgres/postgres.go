@@ -70,6 +70,9 @@ var Dialect = sqlstore.Dialect{
 	LockJournal: `LOCK TABLE journal IN EXCLUSIVE MODE`,
 	// Released when the migration's transaction ends, even if the node dies.
 	LockMigrations: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLock),
+	// A 64-bit hash of the name: two names sharing a hash only wait for
+	// each other, which costs time, never correctness.
+	LockKey: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
 	// Concurrent claimers take disjoint jobs instead of queuing on each other's rows.
 	ClaimLock: `FOR UPDATE SKIP LOCKED`,
 }

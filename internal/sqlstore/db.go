@@ -39,6 +39,9 @@ type Dialect struct {
 	// nodes starting at once migrate one after the other ("" = the
 	// database's write lock already serializes them).
 	LockMigrations string
+	// LockKey takes a transaction-scoped exclusive lock on the name in $1
+	// ("" = the database's single writer already serializes write transactions).
+	LockKey string
 	// ClaimLock is appended to the SELECT that picks due jobs in ClaimJobs,
 	// e.g. "FOR UPDATE SKIP LOCKED" ("" = none).
 	ClaimLock string
@@ -282,6 +285,20 @@ func (t *tx) row(q string, args ...any) *sql.Row {
 		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
 	}
 	return t.tx.QueryRowContext(t.ctx, q, args...)
+}
+
+// Lock takes the named lock until the transaction ends (see kvitt.Tx).
+func (t *tx) Lock(key string) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	if t.db.Dialect.LockKey == "" {
+		return nil
+	}
+	if _, err := t.exec(t.db.Dialect.LockKey, key); err != nil {
+		return fmt.Errorf("lock %s: %w", key, err)
+	}
+	return nil
 }
 
 // insert runs an INSERT and turns a unique violation into ECONFLICT.
