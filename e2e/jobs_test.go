@@ -23,12 +23,8 @@ func (u *hangingUnit) Register(ctx context.Context, r *kvitt.Registration) (kvit
 // TestGracefulRestartReleasesRunningJob: kvitt is shut down (as Main.Close
 // does) while a job is running; the new process with its new worker runs
 // the job again at once, not after the old worker's lease (60 s) runs out.
-//
-// BUG (fails, every run): runJob returns without touching the job when
-// the worker's context ends, so the job keeps the stopped worker's lease
-// and the new worker cannot claim it for up to a minute. Here a receipt
-// stays unregistered; the same holds for a payment.sync job (a card
-// payment shown as pending on the till for a minute after a deploy).
+// (It failed before runJob handed an interrupted job back: the job kept the
+// stopped worker's lease, and a receipt stayed unregistered for a minute.)
 func TestGracefulRestartReleasesRunningJob(t *testing.T) {
 	e := newEnv(t, options{}, true)
 	ctx := ctxT(t)
