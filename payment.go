@@ -109,16 +109,55 @@ type Payment struct {
 	Deadline time.Time
 	// IdempotencyKey is the caller's key, scoped to the API key, that created the payment.
 	IdempotencyKey string
-	Created        time.Time
-	Updated        time.Time
+	// Attention, when set, says why a person must decide on this payment
+	// (AttentionPaidAfterCancelled, …): the provider took the money after
+	// kvitt had ended the payment. Such a payment counts for no sale until
+	// a person keeps it (completes the sale with it) or refunds it.
+	Attention string
+	// InFlightUntil is when a request kvitt sent (or is about to send) to the
+	// provider for this payment can no longer be on its way or being served.
+	// Until then an answer of "nothing found" decides nothing.
+	InFlightUntil time.Time
+	// CancelRequested is when the cashier asked to cancel; the cancel is
+	// sent again once the provider can take it.
+	CancelRequested time.Time
+	Created         time.Time
+	Updated         time.Time
 	// Version increases with every change; updates compare and set it.
 	Version int64
+}
+
+// Reasons a payment needs a person (Payment.Attention): the provider took the
+// money after kvitt had ended the payment with the state named.
+const (
+	AttentionPaidAfterCancelled = "paid_after_cancelled"
+	AttentionPaidAfterFailed    = "paid_after_failed"
+	AttentionPaidAfterExpired   = "paid_after_expired"
+	AttentionPaidAfterDeclined  = "paid_after_declined"
+	// AttentionRefundedAfterFailed is a refund's: the money went back after
+	// kvitt had booked the refund failed.
+	AttentionRefundedAfterFailed = "refunded_after_failed"
+)
+
+// LateCapture reports whether from → to is the truth arriving late: the
+// provider reports money taken for a payment kvitt had ended without any.
+// Such an answer is never dropped: the payment moves to "to" and needs a person.
+func LateCapture(from, to PaymentState) bool {
+	switch from {
+	case PaymentDeclined, PaymentCancelled, PaymentExpired, PaymentFailed:
+		return to == PaymentPaid || to == PaymentAuthorized
+	}
+	return false
 }
 
 // Applied is what the payment contributes to its sale (cash rounding excluded).
 func (p *Payment) Applied() int64 { return p.Amount - p.Rounding }
 
-// Refundable is what is left to refund.
+// Refundable is the money left to give back: the amount charged (cash
+// rounding included) and the tip, less completed refunds. It is not what
+// may still be returned as goods: that is Applied() less the goods of the
+// payment's refunds (Refund.Goods), and a tip is given back only after the
+// goods (see hub.CreateRefund).
 func (p *Payment) Refundable() int64 {
 	if !p.State.Captured() {
 		return 0
@@ -197,13 +236,32 @@ type Refund struct {
 	Lines []ReturnLine
 	// ReceiptID is the return receipt issued when a refund on a completed sale succeeded.
 	ReceiptID string
-	Created   time.Time
-	Updated   time.Time
-	Version   int64
+	// Amount is all that goes back to the customer. Tip is the part of it
+	// that gives back the payment's tip (card "Extra"): a tip refund, not a
+	// return of goods, so without VAT. Rounding is the cash rounding
+	// (öresavrundning) included in it, as on a cash payment. Goods() is the
+	// rest: the goods taken back.
+	Tip      int64
+	Rounding int64
+	// Attention, when set, says why a person must look at this refund
+	// (AttentionRefundedAfterFailed).
+	Attention string
+	// InFlightUntil: see Payment.InFlightUntil.
+	InFlightUntil time.Time
+	Created       time.Time
+	Updated       time.Time
+	Version       int64
 }
+
+// Goods is the value of the goods a refund takes back, incl. VAT: its
+// amount less the tip refund and the cash rounding.
+func (r *Refund) Goods() int64 { return r.Amount - r.Tip - r.Rounding }
 
 // ReturnLine takes back a quantity of one line of the original sale.
 type ReturnLine struct {
 	Line          int   `json:"line"`           // index in the sale's lines
 	QuantityMilli int64 `json:"quantity_milli"` // thousandths
+	// Total is what the quantity is worth, incl. VAT, fixed when the refund
+	// is created; the returns of a line never add up to more than its total.
+	Total int64 `json:"total,omitempty"`
 }

@@ -99,6 +99,13 @@ type (
 		SettleRefund(p *Payment, r *Refund) RefundUpdate
 	}
 
+	// PaymentValidator checks a new payment's method-specific input (a
+	// Swish payer alias) before it is stored: bad input is the caller's
+	// error (422 naming the field), never a failed payment.
+	PaymentValidator interface {
+		ValidatePayment(p *Payment) error
+	}
+
 	// RecoveryLister lists payments the provider holds for a till that kvitt may
 	// have lost track of (MobilePay: payments by posId and orderId).
 	RecoveryLister interface {

@@ -78,7 +78,7 @@ type Receipt struct {
 type Tender struct {
 	PaymentID string
 	Method    string
-	Amount    int64 // what the tender paid of the sale
+	Amount    int64 // what the means of payment took, cash rounding included (Amount − Rounding is the sale's share)
 	Tip       int64
 	Tendered  int64 // cash handed over
 	Change    int64 // cash given back

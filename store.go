@@ -57,6 +57,12 @@ type Tx interface {
 	// ListPayments lists payments in the states given, oldest first.
 	ListPayments(states []PaymentState, limit int) ([]*Payment, error)
 	UpdatePayment(p *Payment) error
+	// RecoveryPayments lists, oldest first, the till's payments a person may
+	// have to decide on: unknown ones, ones with Attention set, open ones
+	// (created, pending, authorized: the caller checks their follow-up), and
+	// captured ones of sales still open. Its cost follows the number of such
+	// payments, not the size of the ledger.
+	RecoveryPayments(tillID string) ([]*Payment, error)
 	AppendPaymentEvent(e *PaymentEvent) error
 	ListPaymentEvents(paymentID string, afterSeq int64) ([]*PaymentEvent, error)
 
@@ -66,6 +72,9 @@ type Tx interface {
 	RefundByReference(method, reference string) (*Refund, error)
 	ListRefunds(paymentID string) ([]*Refund, error)
 	UpdateRefund(r *Refund) error
+	// RecoveryRefunds lists, oldest first, the till's refunds that are
+	// unknown, not yet decided (created, pending), or have Attention set.
+	RecoveryRefunds(tillID string) ([]*Refund, error)
 
 	// NextReceiptSerial allocates the till's next receipt serial number:
 	// 1, 2, 3… per till, never reused, even if the transaction that took the
@@ -81,6 +90,13 @@ type Tx interface {
 	// LastZReport returns the till's latest Z report, ENOTFOUND if none.
 	LastZReport(tillID string) (*ZReport, error)
 	GetZReport(tillID string, serial int64) (*ZReport, error)
+	// LastReceiptSerial returns the last serial NextReceiptSerial handed
+	// out for the till in a committed transaction (0 if none). Serials are
+	// taken under the till row's lock, so every receipt with a serial up to
+	// it is committed and visible to the statements that follow: a Z report
+	// that holds Lock("till:<id>") closes exactly the serials after the
+	// previous Z's LastSerial up to this one.
+	LastReceiptSerial(tillID string) (int64, error)
 
 	CreateAPIKey(k *APIKey) error
 	GetAPIKey(id string) (*APIKey, error)
@@ -90,7 +106,23 @@ type Tx interface {
 	// GetIdempotency returns ENOTFOUND when the key is unknown.
 	GetIdempotency(key string) (*IdempotencyRecord, error)
 	// PutIdempotency stores r; if the key exists already it returns ECONFLICT.
+	// A record with Status 0 reserves the key for a request in progress: of
+	// racing reservations of one key exactly one succeeds. r.Created is
+	// filled in when zero.
 	PutIdempotency(r *IdempotencyRecord) error
+	// CompleteIdempotency stores the response (r.Status, not 0, and r.Body)
+	// in the reservation r: the record of r.Key still in progress with
+	// r.RequestHash and r.Created. ECONFLICT if it is gone or was taken over.
+	CompleteIdempotency(r *IdempotencyRecord) error
+	// ReleaseIdempotency deletes the reservation r (matched as by
+	// CompleteIdempotency): the answer is not kept and the key is free
+	// again. ECONFLICT if it is gone or was taken over.
+	ReleaseIdempotency(r *IdempotencyRecord) error
+	// TakeOverIdempotency takes over a reservation left by a crashed
+	// process: compare and set on the record r as read (in progress, with
+	// r.RequestHash and r.Created), setting its Created, and r.Created, to
+	// now. Of racing take-overs one succeeds; the others get ECONFLICT.
+	TakeOverIdempotency(r *IdempotencyRecord) error
 	DeleteIdempotencyBefore(t time.Time) (int, error)
 
 	// EnqueueJob adds a job, or, if one with the same Kind and Ref is queued,
@@ -100,12 +132,21 @@ type Tx interface {
 	ClaimJobs(owner string, now, leaseUntil time.Time, limit int) ([]*Job, error)
 	// FinishJob deletes a job the owner holds the lease of.
 	FinishJob(id int64, owner string) error
-	// RetryJob releases the lease and schedules the next attempt; dead marks a job given up.
+	// RetryJob releases the lease and schedules the next attempt; dead marks
+	// a job given up. With lastErr "" (the run succeeded, more is to come)
+	// the job's Attempts start again from zero: they count failures in a row.
 	RetryJob(id int64, owner string, runAt time.Time, lastErr string, dead bool) error
 	ListJobs() ([]*Job, error)
+	// JobFor returns the job of that kind and ref, dead or alive; ENOTFOUND if none.
+	JobFor(kind, ref string) (*Job, error)
 	// CancelJob deletes the job of that kind and ref, if any, leased or not:
 	// the work it stood for is done. A worker still running it finds it gone.
 	CancelJob(kind, ref string) error
+
+	// Setting returns the shared value stored under key. If there is none,
+	// it stores init first: of nodes racing, the first one's init wins and
+	// every one gets that value.
+	Setting(key, init string) (string, error)
 
 	// AppendJournal adds an entry at the end of the hash chain, filling Seq,
 	// PrevHash and Hash.
@@ -121,6 +162,9 @@ type ReceiptFilter struct {
 	SaleID string
 	// Registration, when set, keeps receipts in that registration state.
 	Registration RegistrationState
+	// FromSerial and ToSerial keep receipts with a serial in
+	// [FromSerial, ToSerial]; zero = no bound. A Z report selects by serial.
+	FromSerial, ToSerial int64
 }
 
 // Scope says what an API key may do.
@@ -171,12 +215,19 @@ type Job struct {
 }
 
 // ZReport is a stored daily Z report: its serial per till, the period it
-// closed, and the report itself as JSON (package report's Report).
+// closed, the receipt serials it closed, and the report itself as JSON
+// (package report's Report).
 type ZReport struct {
 	TillID      string
 	Serial      int64
-	PeriodStart time.Time
+	PeriodStart time.Time // the previous Z's PeriodEnd; never after PeriodEnd
 	PeriodEnd   time.Time
-	Data        []byte
-	Created     time.Time
+	// FirstSerial and LastSerial are the receipt serials the Z closed:
+	// every receipt of the till with a serial in [FirstSerial, LastSerial],
+	// each in exactly one Z. FirstSerial is the previous Z's LastSerial+1
+	// (1 for the first Z); a Z that closed no receipt has LastSerial =
+	// FirstSerial-1.
+	FirstSerial, LastSerial int64
+	Data                    []byte
+	Created                 time.Time
 }

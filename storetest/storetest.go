@@ -29,13 +29,17 @@ func Run(t *testing.T, open func(t *testing.T) kvitt.Store) {
 		{"Receipts", testReceipts},
 		{"APIKeys", testAPIKeys},
 		{"Idempotency", testIdempotency},
+		{"IdempotencyRace", testIdempotencyRace},
 		{"Jobs", testJobs},
 		{"Journal", testJournal},
 		{"RollbackLeavesNothing", testRollback},
 		{"ZReports", testZReports},
+		{"ZReportSerials", testZReportSerials},
 		{"LatestSaleAndTraining", testLatestSale},
 		{"RefundReturnLines", testRefundReturnLines},
 		{"PendingReceipts", testPendingReceipts},
+		{"Settings", testSettings},
+		{"RecoveryQueries", testRecoveryQueries},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -196,7 +196,7 @@ func (t *tx) UpdateSale(s *kvitt.Sale) error {
 
 // Payments.
 
-const paymentCols = `id, sale_id, till_id, method, amount, currency, state, reference, provider, action, tendered, change_amount, rounding, tip, card, refunded, error_code, message, deadline, idempotency_key, created, updated, version`
+const paymentCols = `id, sale_id, till_id, method, amount, currency, state, reference, provider, action, tendered, change_amount, rounding, tip, card, refunded, error_code, message, deadline, idempotency_key, created, updated, version, attention, inflight_until, cancel_requested`
 
 func (t *tx) CreatePayment(p *kvitt.Payment) error {
 	now := t.db.now()
@@ -204,22 +204,23 @@ func (t *tx) CreatePayment(p *kvitt.Payment) error {
 		p.Created = now
 	}
 	p.Updated, p.Version = p.Created, 1
-	return t.insert("payment", `INSERT INTO payments (`+paymentCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)`,
+	return t.insert("payment", `INSERT INTO payments (`+paymentCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)`,
 		p.ID, p.SaleID, p.TillID, p.Method, p.Amount, string(p.Currency), string(p.State), p.Reference, toJSON(p.Provider), toJSON(p.Action),
 		p.Tendered, p.Change, p.Rounding, p.Tip, toJSON(p.Card), p.Refunded, p.ErrorCode, p.Message, micros(p.Deadline), nullable(p.IdempotencyKey),
-		micros(p.Created), micros(p.Updated), p.Version)
+		micros(p.Created), micros(p.Updated), p.Version, p.Attention, micros(p.InFlightUntil), micros(p.CancelRequested))
 }
 
 func scanPayment(sc interface{ Scan(...any) error }) (*kvitt.Payment, error) {
 	var p kvitt.Payment
 	var cur, state, provider, action, card string
 	var key sql.NullString
-	var created, updated, deadline int64
+	var created, updated, deadline, inflight, cancelReq int64
 	if err := sc.Scan(&p.ID, &p.SaleID, &p.TillID, &p.Method, &p.Amount, &cur, &state, &p.Reference, &provider, &action,
-		&p.Tendered, &p.Change, &p.Rounding, &p.Tip, &card, &p.Refunded, &p.ErrorCode, &p.Message, &deadline, &key, &created, &updated, &p.Version); err != nil {
+		&p.Tendered, &p.Change, &p.Rounding, &p.Tip, &card, &p.Refunded, &p.ErrorCode, &p.Message, &deadline, &key, &created, &updated, &p.Version,
+		&p.Attention, &inflight, &cancelReq); err != nil {
 		return nil, err
 	}
-	p.Deadline = fromMicros(deadline)
+	p.Deadline, p.InFlightUntil, p.CancelRequested = fromMicros(deadline), fromMicros(inflight), fromMicros(cancelReq)
 	p.Currency, p.State, p.IdempotencyKey = kvitt.Currency(cur), kvitt.PaymentState(state), key.String
 	p.Created, p.Updated = fromMicros(created), fromMicros(updated)
 	if err := fromJSON(provider, &p.Provider); err != nil {
@@ -284,10 +285,21 @@ func (t *tx) ListPayments(states []kvitt.PaymentState, limit int) ([]*kvitt.Paym
 	return t.listPayments(`state IN (`+strings.Join(ph, ",")+`) ORDER BY created, id LIMIT $`+strconv.Itoa(len(args)), args...)
 }
 
+func (t *tx) RecoveryPayments(tillID string) ([]*kvitt.Payment, error) {
+	pcols := "p." + strings.ReplaceAll(paymentCols, ", ", ", p.")
+	return scanAll(t, scanPayment, `SELECT `+paymentCols+` FROM (
+		SELECT `+paymentCols+` FROM payments WHERE till_id = $1 AND state IN ('unknown', 'created', 'pending', 'authorized')
+		UNION SELECT `+paymentCols+` FROM payments WHERE till_id = $1 AND attention <> ''
+		UNION SELECT `+pcols+` FROM sales s JOIN payments p ON p.sale_id = s.id
+			WHERE s.till_id = $1 AND s.state = 'open' AND p.state IN ('paid', 'partially_refunded')
+		) u ORDER BY created, id`, tillID)
+}
+
 func (t *tx) UpdatePayment(p *kvitt.Payment) error {
 	now := t.db.now()
-	err := t.casUpdate("payment "+p.ID, `UPDATE payments SET state=$3, provider=$4, action=$5, tendered=$6, change_amount=$7, rounding=$8, tip=$9, card=$10, refunded=$11, error_code=$12, message=$13, deadline=$14, updated=$15, version=version+1 WHERE id=$1 AND version=$2`,
-		p.ID, p.Version, string(p.State), toJSON(p.Provider), toJSON(p.Action), p.Tendered, p.Change, p.Rounding, p.Tip, toJSON(p.Card), p.Refunded, p.ErrorCode, p.Message, micros(p.Deadline), micros(now))
+	err := t.casUpdate("payment "+p.ID, `UPDATE payments SET state=$3, provider=$4, action=$5, tendered=$6, change_amount=$7, rounding=$8, tip=$9, card=$10, refunded=$11, error_code=$12, message=$13, deadline=$14, updated=$15, attention=$16, inflight_until=$17, cancel_requested=$18, version=version+1 WHERE id=$1 AND version=$2`,
+		p.ID, p.Version, string(p.State), toJSON(p.Provider), toJSON(p.Action), p.Tendered, p.Change, p.Rounding, p.Tip, toJSON(p.Card), p.Refunded, p.ErrorCode, p.Message, micros(p.Deadline), micros(now),
+		p.Attention, micros(p.InFlightUntil), micros(p.CancelRequested))
 	if err == nil {
 		p.Version++
 		p.Updated = now
@@ -328,26 +340,28 @@ func (t *tx) ListPaymentEvents(paymentID string, afterSeq int64) ([]*kvitt.Payme
 
 // Refunds.
 
-const refundCols = `id, payment_id, amount, currency, state, reference, provider, error_code, message, idempotency_key, created, updated, version, return_lines, receipt_id`
+const refundCols = `id, payment_id, amount, currency, state, reference, provider, error_code, message, idempotency_key, created, updated, version, return_lines, receipt_id, attention, inflight_until, tip, rounding`
 
 func (t *tx) CreateRefund(r *kvitt.Refund) error {
 	if r.Created.IsZero() {
 		r.Created = t.db.now()
 	}
 	r.Updated, r.Version = r.Created, 1
-	return t.insert("refund", `INSERT INTO refunds (`+refundCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
+	return t.insert("refund", `INSERT INTO refunds (`+refundCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)`,
 		r.ID, r.PaymentID, r.Amount, string(r.Currency), string(r.State), r.Reference, toJSON(r.Provider), r.ErrorCode, r.Message,
-		nullable(r.IdempotencyKey), micros(r.Created), micros(r.Updated), r.Version, toJSON(r.Lines), r.ReceiptID)
+		nullable(r.IdempotencyKey), micros(r.Created), micros(r.Updated), r.Version, toJSON(r.Lines), r.ReceiptID, r.Attention, micros(r.InFlightUntil), r.Tip, r.Rounding)
 }
 
 func scanRefund(sc interface{ Scan(...any) error }) (*kvitt.Refund, error) {
 	var r kvitt.Refund
 	var cur, state, provider, lines string
 	var key sql.NullString
-	var created, updated int64
-	if err := sc.Scan(&r.ID, &r.PaymentID, &r.Amount, &cur, &state, &r.Reference, &provider, &r.ErrorCode, &r.Message, &key, &created, &updated, &r.Version, &lines, &r.ReceiptID); err != nil {
+	var created, updated, inflight int64
+	if err := sc.Scan(&r.ID, &r.PaymentID, &r.Amount, &cur, &state, &r.Reference, &provider, &r.ErrorCode, &r.Message, &key, &created, &updated, &r.Version, &lines, &r.ReceiptID,
+		&r.Attention, &inflight, &r.Tip, &r.Rounding); err != nil {
 		return nil, err
 	}
+	r.InFlightUntil = fromMicros(inflight)
 	if err := fromJSON(lines, &r.Lines); err != nil {
 		return nil, err
 	}
@@ -384,10 +398,20 @@ func (t *tx) ListRefunds(paymentID string) ([]*kvitt.Refund, error) {
 	return scanAll(t, scanRefund, `SELECT `+refundCols+` FROM refunds WHERE payment_id = $1 ORDER BY created, id`, paymentID)
 }
 
+func (t *tx) RecoveryRefunds(tillID string) ([]*kvitt.Refund, error) {
+	rcols := "r." + strings.ReplaceAll(refundCols, ", ", ", r.")
+	return scanAll(t, scanRefund, `SELECT `+refundCols+` FROM (
+		SELECT `+rcols+` FROM refunds r JOIN payments p ON p.id = r.payment_id
+			WHERE r.state IN ('unknown', 'created', 'pending') AND p.till_id = $1
+		UNION SELECT `+rcols+` FROM refunds r JOIN payments p ON p.id = r.payment_id
+			WHERE r.attention <> '' AND p.till_id = $1
+		) u ORDER BY created, id`, tillID)
+}
+
 func (t *tx) UpdateRefund(r *kvitt.Refund) error {
 	now := t.db.now()
-	err := t.casUpdate("refund "+r.ID, `UPDATE refunds SET state=$3, provider=$4, error_code=$5, message=$6, updated=$7, receipt_id=$8, version=version+1 WHERE id=$1 AND version=$2`,
-		r.ID, r.Version, string(r.State), toJSON(r.Provider), r.ErrorCode, r.Message, micros(now), r.ReceiptID)
+	err := t.casUpdate("refund "+r.ID, `UPDATE refunds SET state=$3, provider=$4, error_code=$5, message=$6, updated=$7, receipt_id=$8, attention=$9, inflight_until=$10, version=version+1 WHERE id=$1 AND version=$2`,
+		r.ID, r.Version, string(r.State), toJSON(r.Provider), r.ErrorCode, r.Message, micros(now), r.ReceiptID, r.Attention, micros(r.InFlightUntil))
 	if err == nil {
 		r.Version++
 		r.Updated = now

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
@@ -86,6 +87,12 @@ func (t *tx) ListReceipts(f kvitt.ReceiptFilter) ([]*kvitt.Receipt, error) {
 	}
 	if !f.To.IsZero() {
 		add("issued < ", micros(f.To))
+	}
+	if f.FromSerial != 0 {
+		add("serial >= ", f.FromSerial)
+	}
+	if f.ToSerial != 0 {
+		add("serial <= ", f.ToSerial)
 	}
 	q += " ORDER BY till_id, serial"
 	return scanAll(t, scanReceipt, q, args...)
@@ -173,6 +180,36 @@ func (t *tx) PutIdempotency(r *kvitt.IdempotencyRecord) error {
 		r.Key, r.RequestHash, r.Status, r.Body, micros(r.Created))
 }
 
+// A reservation is a record with status 0; it is matched by key, request
+// hash and created time, so a process whose reservation was taken over
+// changes nothing.
+
+func (t *tx) CompleteIdempotency(r *kvitt.IdempotencyRecord) error {
+	if r.Status == 0 {
+		return kvitt.Errorf(kvitt.EINTERNAL, "complete idempotency key %q: status 0 is a reservation, not an answer", r.Key)
+	}
+	if r.Body == nil {
+		r.Body = []byte{}
+	}
+	return t.casUpdate("idempotency key", `UPDATE idempotency SET status = $4, body = $5 WHERE key = $1 AND request_hash = $2 AND created = $3 AND status = 0`,
+		r.Key, r.RequestHash, micros(r.Created), r.Status, r.Body)
+}
+
+func (t *tx) ReleaseIdempotency(r *kvitt.IdempotencyRecord) error {
+	return t.casUpdate("idempotency key", `DELETE FROM idempotency WHERE key = $1 AND request_hash = $2 AND created = $3 AND status = 0`,
+		r.Key, r.RequestHash, micros(r.Created))
+}
+
+func (t *tx) TakeOverIdempotency(r *kvitt.IdempotencyRecord) error {
+	now := t.db.now()
+	if err := t.casUpdate("idempotency key", `UPDATE idempotency SET created = $4 WHERE key = $1 AND request_hash = $2 AND created = $3 AND status = 0`,
+		r.Key, r.RequestHash, micros(r.Created), micros(now)); err != nil {
+		return err
+	}
+	r.Created = now
+	return nil
+}
+
 func (t *tx) DeleteIdempotencyBefore(before time.Time) (int, error) {
 	res, err := t.exec(`DELETE FROM idempotency WHERE created < $1`, micros(before))
 	if err != nil {
@@ -254,13 +291,35 @@ func (t *tx) RetryJob(id int64, owner string, runAt time.Time, lastErr string, d
 	if dead {
 		d = 1
 	}
-	return t.casUpdate("job", `UPDATE jobs SET run_at = $3, lease_owner = '', lease_until = 0, last_error = $4, dead = $5 WHERE id = $1 AND lease_owner = $2`,
+	// Attempts count failures in a row: a run that succeeded (no error)
+	// starts the count again, so a long poll is not parked by one hiccup.
+	return t.casUpdate("job", `UPDATE jobs SET run_at = $3, lease_owner = '', lease_until = 0, last_error = $4, dead = $5,
+		attempts = CASE WHEN $4 = '' THEN 0 ELSE attempts END WHERE id = $1 AND lease_owner = $2`,
 		id, owner, micros(runAt), lastErr, d)
 }
 
 func (t *tx) CancelJob(kind, ref string) error {
 	_, err := t.exec(`DELETE FROM jobs WHERE kind = $1 AND ref = $2`, kind, ref)
 	return err
+}
+
+func (t *tx) Setting(key, init string) (string, error) {
+	if _, err := t.exec(`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, init); err != nil {
+		return "", fmt.Errorf("setting %s: %w", key, err)
+	}
+	var v string
+	if err := t.row(`SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
+		return "", fmt.Errorf("setting %s: %w", key, err)
+	}
+	return v, nil
+}
+
+func (t *tx) JobFor(kind, ref string) (*kvitt.Job, error) {
+	j, err := scanJob(t.row(`SELECT `+jobCols+` FROM jobs WHERE kind = $1 AND ref = $2 ORDER BY id DESC LIMIT 1`, kind, ref))
+	if err != nil {
+		return nil, notFound(err, "no %s job for %s", kind, ref)
+	}
+	return j, nil
 }
 
 func (t *tx) ListJobs() ([]*kvitt.Job, error) {
