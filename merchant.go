@@ -75,3 +75,40 @@ type Terminal struct {
 	// Tip enables "Extra": the customer enters the total (amount + tip) on the terminal.
 	Tip bool `json:"tip"`
 }
+
+// Validate checks the merchant's texts, which are printed on every receipt:
+// a name is required and no text may hold a control character (CheckText).
+func (m *Merchant) Validate() error {
+	if m.Name == "" {
+		return FieldError("name", "is required")
+	}
+	return firstError(CheckText("id", m.ID), CheckText("name", m.Name), CheckText("org_nr", m.OrgNr), CheckText("country", m.Country))
+}
+
+// Validate checks the store's texts, which are printed on every receipt.
+func (s *Shop) Validate() error {
+	return firstError(CheckText("id", s.ID), CheckText("name", s.Name), CheckText("address", s.Address))
+}
+
+// Validate checks the till's texts: its id, name and register id are shown
+// on displays and printed on every receipt.
+func (t *Till) Validate() error {
+	if t.ID == "" {
+		return FieldError("id", "is required")
+	}
+	err := firstError(CheckText("id", t.ID), CheckText("name", t.Name), CheckText("register_id", t.RegisterID),
+		CheckText("control_unit", t.ControlUnit))
+	if err == nil && t.Terminal != nil {
+		err = WithFieldPrefix("terminal", firstError(CheckText("poiid", t.Terminal.POIID), CheckText("url", t.Terminal.URL)))
+	}
+	return err
+}
+
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

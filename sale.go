@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // SaleState is where a sale is in its life.
@@ -122,8 +124,14 @@ func (l *SaleLine) compute(m *Merchant) error {
 	if n := len([]rune(l.Name)); n > MaxNameLength {
 		return FieldError("name", "is %d characters; at most %d", n, MaxNameLength)
 	}
+	if err := CheckText("name", l.Name); err != nil {
+		return err
+	}
 	if len(l.ArticleNumber) > maxArticleNrLn {
 		return FieldError("article_number", "at most %d characters", maxArticleNrLn)
+	}
+	if err := CheckText("article_number", l.ArticleNumber); err != nil {
+		return err
 	}
 	if l.QuantityMilli <= 0 {
 		return FieldError("quantity", "must be above zero")
@@ -151,6 +159,34 @@ func (l *SaleLine) compute(m *Merchant) error {
 		return FieldError("discount", "is larger than the line amount %d", gross)
 	}
 	l.Total = gross - l.Discount
+	return nil
+}
+
+// UnsafeTextRune reports whether r may not appear in text that kvitt prints
+// on a receipt or shows on a display: control characters (Unicode Cc: ESC,
+// GS, NUL, CR, LF, TAB, DEL, NEL, ...), which a receipt printer obeys as
+// commands (ESC p opens the cash drawer) and which break lines; the line and
+// paragraph separators U+2028 and U+2029; and the bidirectional controls
+// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), which reorder
+// what is shown ("10,00" displayed as "00,01").
+func UnsafeTextRune(r rune) bool {
+	return unicode.Is(unicode.Cc, r) || unicode.In(r, unicode.Zl, unicode.Zp, unicode.Bidi_Control)
+}
+
+// CheckText refuses, with a validation error naming field, text that is not
+// UTF-8 or holds a character UnsafeTextRune refuses. Every text that reaches
+// a receipt or a display is checked when it enters kvitt.
+func CheckText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return FieldError(field, "is not valid UTF-8")
+	}
+	n := 0
+	for _, r := range s {
+		n++
+		if UnsafeTextRune(r) {
+			return FieldError(field, "has the control character %U at character %d; only printable text may go on a receipt", r, n)
+		}
+	}
 	return nil
 }
 

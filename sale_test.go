@@ -192,3 +192,62 @@ func TestWithFieldPrefix(t *testing.T) {
 		t.Error("ErrorCode of nil / foreign error")
 	}
 }
+
+// A receipt printer obeys control characters in a line's text as commands
+// (ESC p opens the cash drawer, GS V cuts the paper, ESC @ resets it) and a
+// line break forges a line of its own: such text is refused, naming the field.
+func TestComputeTotalsRefusesControlCharacters(t *testing.T) {
+	ok := kvitt.SaleLine{Name: "Kaffe", QuantityMilli: 1000, UnitPrice: 3500, VATRate: 1200}
+	for _, bad := range []string{"Kaffe\x1bp\x00\x19\xfa", "Kaffe\x1dV\x00", "Kaffe\x1b@", "Kaffe\n TOTALT 0,00 kr",
+		"Kaffe\r", "Kaffe\t", "Kaffe\x7f", "Kaffe\u0085", "Kaffe\u2028", "Kaffe\u2029", "Kaffe\u202e", "Kaffe\u2066", "Kaffe\u200f", "Kaffe\xff"} {
+		for _, field := range []string{"name", "article_number"} {
+			l := ok
+			if field == "name" {
+				l.Name = bad
+			} else {
+				l.ArticleNumber = bad
+			}
+			s := kvitt.Sale{Currency: kvitt.SEK, Lines: []kvitt.SaleLine{ok, l}}
+			err := s.ComputeTotals(seMerchant())
+			if kvitt.ErrorCode(err) != kvitt.EUNPROCESSABLE || kvitt.ErrorField(err) != "lines[1]."+field {
+				t.Errorf("%s %q: err = %v (field %q); want unprocessable on lines[1].%s", field, bad, err, kvitt.ErrorField(err), field)
+			}
+		}
+	}
+	// Letters of every kind, symbols and emoji are text.
+	s := kvitt.Sale{Currency: kvitt.SEK, Lines: []kvitt.SaleLine{ok, {Name: "Smørrebrød & Räksmörgås «½ kg» – 10 % ☕ ناشتا", ArticleNumber: "7310865004703", QuantityMilli: 1000, UnitPrice: 100, VATRate: 1200}}}
+	if err := s.ComputeTotals(seMerchant()); err != nil {
+		t.Errorf("printable text refused: %v", err)
+	}
+}
+
+// The merchant's, store's and till's texts are printed on every receipt:
+// the same rule applies to them.
+func TestMerchantShopTillValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		err   error
+		field string
+	}{
+		{"merchant name", (&kvitt.Merchant{Name: "Demo\x1bp\x00AB"}).Validate(), "name"},
+		{"merchant org nr", (&kvitt.Merchant{Name: "Demo AB", OrgNr: "556677\n8899"}).Validate(), "org_nr"},
+		{"store name", (&kvitt.Shop{Name: "Butik\u202e"}).Validate(), "name"},
+		{"store address", (&kvitt.Shop{Name: "Butik", Address: "Gatan 1\nTOTALT 0,00 kr"}).Validate(), "address"},
+		{"till register id", (&kvitt.Till{ID: "1", RegisterID: "REG\x1d\x56\x00"}).Validate(), "register_id"},
+		{"till name", (&kvitt.Till{ID: "1", Name: "Kassa\u2028"}).Validate(), "name"},
+		{"terminal", (&kvitt.Till{ID: "1", Terminal: &kvitt.Terminal{POIID: "P\x00"}}).Validate(), "terminal.poiid"},
+	} {
+		if kvitt.ErrorCode(tc.err) != kvitt.EUNPROCESSABLE || kvitt.ErrorField(tc.err) != tc.field {
+			t.Errorf("%s: err = %v; want unprocessable on %q", tc.name, tc.err, tc.field)
+		}
+	}
+	for _, err := range []error{
+		(&kvitt.Merchant{ID: "m1", Name: "Demobutiken AB", OrgNr: "5566778899", Country: "SE"}).Validate(),
+		(&kvitt.Shop{ID: "s1", Name: "Demobutiken", Address: "Drottninggatan 1, 111 51 Stockholm"}).Validate(),
+		(&kvitt.Till{ID: "1", Name: "Kassa 1", RegisterID: "KVITT-DEMO-0001", Terminal: &kvitt.Terminal{POIID: "P1", URL: "https://10.0.0.12:8443/nexo"}}).Validate(),
+	} {
+		if err != nil {
+			t.Errorf("valid configuration refused: %v", err)
+		}
+	}
+}

@@ -58,11 +58,15 @@ var pc437Map = map[rune]byte{
 	'ø': 'o', 'Ø': 'O', '×': 'x', '–': '-', '—': '-', '…': '.',
 }
 
-// pc437 encodes s in code page 437; characters it lacks become '?'.
+// pc437 encodes s in code page 437; characters it lacks become '?'. So do
+// control characters (below 0x20, and DEL): s is text, and only ESCPOS
+// itself writes commands and line feeds to the printer.
 func pc437(s string) []byte {
 	out := make([]byte, 0, len(s))
 	for _, r := range s {
 		switch {
+		case r < 0x20 || r == 0x7f:
+			out = append(out, '?')
 		case r < 0x80:
 			out = append(out, byte(r))
 		case pc437Map[r] != 0:

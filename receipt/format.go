@@ -187,3 +187,63 @@ func wrap(s string, n int) []string {
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// clean makes text from data safe to print: every character
+// kvitt.UnsafeTextRune refuses (control characters such as ESC, GS, CR and
+// LF, line separators, bidi controls) and every byte that is not UTF-8
+// becomes U+FFFD. Data then can neither send a command to a printer nor
+// start a line of its own, nor reorder what is shown. kvitt refuses such
+// text when it comes in (kvitt.CheckText); this is for what got stored
+// before, or came from a configuration or a provider (card data).
+func clean(s string) string {
+	for i, r := range s {
+		if r == utf8.RuneError || kvitt.UnsafeTextRune(r) {
+			return s[:i] + cleanFrom(s[i:])
+		}
+	}
+	return s
+}
+
+func cleanFrom(s string) string {
+	var sb strings.Builder
+	for _, r := range s { // an invalid byte reads as utf8.RuneError
+		if kvitt.UnsafeTextRune(r) {
+			r = utf8.RuneError
+		}
+		sb.WriteRune(r)
+	}
+	return sb.String()
+}
+
+// safe returns a copy of r whose every text has been through clean: every
+// renderer starts with it. r itself is not changed.
+func safe(r *kvitt.Receipt) *kvitt.Receipt {
+	c := *r
+	for _, p := range []*string{&c.ID, &c.MerchantID, &c.TillID, &c.SaleID, &c.CopyOf, &c.MerchantName, &c.OrgNr,
+		&c.StoreName, &c.Address, &c.RegisterID, &c.ControlUnitID, &c.ControlCode} {
+		*p = clean(*p)
+	}
+	c.Currency = kvitt.Currency(clean(string(c.Currency)))
+	c.Type, c.Kind = kvitt.ReceiptType(clean(string(c.Type))), kvitt.ReceiptKind(clean(string(c.Kind)))
+	c.Registration = kvitt.RegistrationState(clean(string(c.Registration)))
+	c.Lines = make([]kvitt.SaleLine, len(r.Lines))
+	for i, l := range r.Lines {
+		l.Name, l.ArticleNumber = clean(l.Name), clean(l.ArticleNumber)
+		c.Lines[i] = l
+	}
+	c.Tenders = make([]kvitt.Tender, len(r.Tenders))
+	for i, t := range r.Tenders {
+		t.PaymentID, t.Method, t.Reference = clean(t.PaymentID), clean(t.Method), clean(t.Reference)
+		if t.Card != nil {
+			cd := *t.Card
+			for _, p := range []*string{&cd.MaskedPAN, &cd.Brand, &cd.ApplicationLabel, &cd.AID, &cd.EntryMode,
+				&cd.Verification, &cd.AuthCode, &cd.TerminalID, &cd.TransactionRef, &cd.ResultText} {
+				*p = clean(*p)
+			}
+			t.Card = &cd
+		}
+		c.Tenders[i] = t
+	}
+	c.VAT = append([]kvitt.VATTotal(nil), r.VAT...)
+	return &c
+}

@@ -51,11 +51,12 @@ type htmlView struct {
 	VAT                                                  []htmlVAT
 	VATSum                                               *htmlVAT
 	Payments                                             []htmlRow
-	Tip, TotalCharged                                    string
+	Tip, TotalCharged, TipLabel, ChargedLabel            string
 	UnitID, Code, Footer                                 string
 }
 
 func view(r *kvitt.Receipt) *htmlView {
+	r = safe(r)
 	cur := r.Currency
 	v := &htmlView{
 		Title: sprintf("Kvitto %d – %s", r.Serial, r.MerchantName), Mark: Mark(r.Type),
@@ -98,6 +99,7 @@ func view(r *kvitt.Receipt) *htmlView {
 	b.tenders(r)
 	if r.Tip != 0 {
 		v.Tip, v.TotalCharged = Amount(signed(r, r.Tip), cur), Amount(signed(r, totalCharged(r)), cur)
+		v.TipLabel, v.ChargedLabel = tipLabels(r)
 	}
 	switch {
 	case r.Type == kvitt.ReceiptProForma:
@@ -162,8 +164,8 @@ hr{border:0;border-top:1px dashed #000}
 <hr>
 <table>
 {{range .Payments}}<tr{{if .Sub}} class="sub"{{end}}><td>{{.Left}}</td><td class="r amount">{{.Right}}</td></tr>{{end}}
-{{with .Tip}}<tr><td>Dricks</td><td class="r amount">{{.}}</td></tr>{{end}}
-{{with .TotalCharged}}<tr class="total"><td>Totalt debiterat</td><td class="r amount">{{.}}</td></tr>{{end}}
+{{with .Tip}}<tr><td>{{$.TipLabel}}</td><td class="r amount">{{.}}</td></tr>{{end}}
+{{with .TotalCharged}}<tr class="total"><td>{{$.ChargedLabel}}</td><td class="r amount">{{.}}</td></tr>{{end}}
 </table>
 <hr>
 {{if .Registered}}<table><tr><td>Kontrollenhet</td><td class="r">{{.UnitID}}</td></tr>{{with .Code}}<tr><td>Kontrollkod</td><td class="r code">{{.}}</td></tr>{{end}}</table>{{end}}

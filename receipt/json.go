@@ -77,6 +77,7 @@ type JSONTender struct {
 
 // ToJSON converts r to its JSON form.
 func ToJSON(r *kvitt.Receipt) *JSONReceipt {
+	r = safe(r)
 	j := &JSONReceipt{
 		ID: r.ID, MerchantID: r.MerchantID, TillID: r.TillID, SaleID: r.SaleID,
 		Serial: r.Serial, Type: string(r.Type), Kind: string(r.Kind), Mark: Mark(r.Type),

@@ -102,6 +102,7 @@ func textMark(m string, width int) []string {
 }
 
 func layout(r *kvitt.Receipt, width int) []line {
+	r = safe(r)
 	if width < 32 {
 		width = 32
 	}
@@ -156,8 +157,9 @@ func layout(r *kvitt.Receipt, width int) []line {
 	b.rule("-")
 	b.tenders(r)
 	if r.Tip != 0 {
-		b.lr("Dricks", Amount(signed(r, r.Tip), cur), plain)
-		b.lr("Totalt debiterat", Amount(signed(r, totalCharged(r)), cur), big)
+		tip, charged := tipLabels(r)
+		b.lr(tip, Amount(signed(r, r.Tip), cur), plain)
+		b.lr(charged, Amount(signed(r, totalCharged(r)), cur), big)
 	}
 	b.rule("-")
 	switch r.Registration {
@@ -213,6 +215,15 @@ func (b *builder) vat(r *kvitt.Receipt) {
 	if len(r.VAT) > 1 {
 		row("Summa", Amount(sign(r)*vat, cur), Amount(sign(r)*net, cur), Amount(sign(r)*gross, cur))
 	}
+}
+
+// tipLabels name a receipt's tip and its total with the tip: a return
+// gives the tip back (a tip refund, apart from the goods and without VAT).
+func tipLabels(r *kvitt.Receipt) (tip, charged string) {
+	if r.Kind == kvitt.ReceiptReturn {
+		return "Återbetald dricks", "Totalt återbetalt"
+	}
+	return "Dricks", "Totalt debiterat"
 }
 
 func (b *builder) tenders(r *kvitt.Receipt) {
@@ -299,6 +310,7 @@ func (b *builder) card(t kvitt.Tender) {
 // whether one is needed. Without a signature request no merchant copy is
 // printed: the customer's receipt carries all the card data.
 func MerchantCopy(r *kvitt.Receipt, width int) (string, bool) {
+	r = safe(r)
 	var signed []kvitt.Tender
 	for _, t := range r.Tenders {
 		if t.Card != nil && t.Card.SignatureRequired {

@@ -138,10 +138,20 @@ func (c *Config) Validate() error {
 	if !kvitt.Currency(m.Currency).Valid() {
 		return fmt.Errorf("config: merchant.currency %q is not supported", m.Currency)
 	}
+	// Every text here is printed on receipts and shown on displays.
+	if err := (&kvitt.Merchant{ID: m.ID, Name: m.Name, OrgNr: m.OrgNr, Country: m.Country}).Validate(); err != nil {
+		return configError(kvitt.WithFieldPrefix("merchant", err))
+	}
+	if err := (&kvitt.Shop{ID: m.Store.ID, Name: m.Store.Name, Address: m.Store.Address}).Validate(); err != nil {
+		return configError(kvitt.WithFieldPrefix("merchant.store", err))
+	}
 	seen := map[string]bool{}
 	for i, t := range c.Tills {
 		if t.ID == "" || seen[t.ID] {
 			return fmt.Errorf("config: tills[%d].id is empty or repeated", i)
+		}
+		if err := t.till(m.Store.ID).Validate(); err != nil {
+			return configError(kvitt.WithFieldPrefix(fmt.Sprintf("tills[%d]", i), err))
 		}
 		seen[t.ID] = true
 		if t.ControlUnit != "" && !c.Sandbox {
@@ -154,4 +164,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: swish needs base_url, payee_alias, cert_file and callback_url")
 	}
 	return nil
+}
+
+// configError says which setting breaks which rule.
+func configError(err error) error {
+	return fmt.Errorf("config: %s %s", kvitt.ErrorField(err), kvitt.ErrorMessage(err))
 }
