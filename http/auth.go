@@ -97,3 +97,8 @@ func canTill(p Principal, tillID string) error {
 	}
 	return nil
 }
+
+// actor names who made a request, for the event log: the API key's id.
+func actor(r *http.Request) string {
+	return "API key " + principalOf(r.Context()).KeyID
+}

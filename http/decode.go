@@ -77,6 +77,30 @@ func jsonError(err error) error {
 	return &kvitt.Error{Code: kvitt.EINVALID, Message: "malformed JSON: " + err.Error()}
 }
 
+// decodeList decodes the JSON array b element by element, as strictly as
+// decode, so that an error names the element with its index, 0-based:
+// "lines[1].quantity" (encoding/json's own errors leave the index out:
+// "lines.quantity"). name is the array's field.
+func decodeList[T any](b []byte, name string) ([]T, error) {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(b, &raws); err != nil {
+		return nil, &kvitt.Error{Code: kvitt.EINVALID, Field: name, Message: "must be an array"}
+	}
+	if raws == nil { // null
+		return nil, nil
+	}
+	out := make([]T, len(raws))
+	for i, raw := range raws {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		dec.UseNumber()
+		if err := dec.Decode(&out[i]); err != nil {
+			return nil, kvitt.WithFieldPrefix(name+"["+strconv.Itoa(i)+"]", jsonError(err))
+		}
+	}
+	return out, nil
+}
+
 // flexString accepts a JSON string or an integer (till ids are "1" or 1).
 type flexString string
 

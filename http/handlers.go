@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kvitt-hub/kvitt"
 	"github.com/kvitt-hub/kvitt/hub"
@@ -90,7 +91,7 @@ func (s *Server) handleGetSale(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toSaleViewJSON(v, s.PublicURL))
+	writeJSON(w, http.StatusOK, toSaleViewJSON(v, s.PublicURL, audienceOf(principalOf(r.Context()))))
 	return nil
 }
 
@@ -108,7 +109,7 @@ func (s *Server) handleCreatePayment(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, toPaymentJSON(p, s.PublicURL))
+	writeJSON(w, http.StatusCreated, s.paymentJSON(r, p))
 	return nil
 }
 
@@ -139,6 +140,11 @@ func (s *Server) handleCancelSale(w http.ResponseWriter, r *http.Request) error 
 }
 
 // Payments.
+
+// paymentJSON is the payment as the request's principal may see it.
+func (s *Server) paymentJSON(r *http.Request, p *kvitt.Payment) paymentJSON {
+	return toPaymentJSONFor(p, s.PublicURL, audienceOf(principalOf(r.Context())))
+}
 
 func (s *Server) paymentFor(r *http.Request) (*kvitt.Payment, error) {
 	p, err := s.Hub.GetPayment(r.Context(), r.PathValue("id"))
@@ -184,7 +190,7 @@ func (s *Server) handleGetPayment(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toPaymentJSON(p, s.PublicURL))
+	writeJSON(w, http.StatusOK, s.paymentJSON(r, p))
 	return nil
 }
 
@@ -196,7 +202,7 @@ func (s *Server) handleCancelPayment(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toPaymentJSON(p, s.PublicURL))
+	writeJSON(w, http.StatusOK, s.paymentJSON(r, p))
 	return nil
 }
 
@@ -208,7 +214,7 @@ func (s *Server) handleSyncPayment(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toPaymentJSON(p, s.PublicURL))
+	writeJSON(w, http.StatusOK, s.paymentJSON(r, p))
 	return nil
 }
 
@@ -220,11 +226,11 @@ func (s *Server) handleResolvePayment(w http.ResponseWriter, r *http.Request) er
 	if err := require(principalOf(r.Context()), kvitt.ScopeAdmin, kvitt.ScopeBackOffice); err != nil {
 		return err
 	}
-	p, err := s.Hub.ResolvePayment(r.Context(), r.PathValue("id"), kvitt.PaymentState(req.State), req.Note)
+	p, err := s.Hub.ResolvePayment(r.Context(), r.PathValue("id"), kvitt.PaymentState(req.State), req.Note, actor(r))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toPaymentJSON(p, s.PublicURL))
+	writeJSON(w, http.StatusOK, s.paymentJSON(r, p))
 	return nil
 }
 
@@ -380,40 +386,6 @@ func (s *Server) handleGetTill(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleRecovery lists what needs a cashier's decision on a till: money taken
-// for sales that have no receipt (complete the sale, or refund), and payments
-// whose outcome is unknown.
-func (s *Server) handleRecovery(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := canTill(principalOf(r.Context()), id); err != nil {
-		return kvitt.Errorf(kvitt.ENOTFOUND, "till %q not found", id)
-	}
-	items, err := s.Hub.Recovery(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	type item struct {
-		Sale    saleJSON     `json:"sale"`
-		Payment *paymentJSON `json:"payment,omitempty"`
-		Receipt any          `json:"receipt,omitempty"`
-		Reason  string       `json:"reason"`
-	}
-	out := []item{}
-	for _, it := range items {
-		x := item{Sale: toSaleJSON(it.Sale), Reason: it.Reason}
-		if it.Payment != nil {
-			pj := toPaymentJSON(it.Payment, s.PublicURL)
-			x.Payment = &pj
-		}
-		if it.Receipt != nil {
-			x.Receipt = receipt.ToJSON(it.Receipt)
-		}
-		out = append(out, x)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
-	return nil
-}
-
 // API keys.
 
 type apiKeyRequest struct {
@@ -455,8 +427,18 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
+// MaxAPIKeyName bounds an API key's name, in characters.
+const MaxAPIKeyName = 100
+
 // CreateAPIKey validates and stores a new key, returning the secret to show once.
 func CreateAPIKey(ctx context.Context, store kvitt.Store, scope kvitt.Scope, tillID, name string) (*kvitt.APIKey, string, error) {
+	// The name is optional; it is shown in key lists and logs.
+	if n := utf8.RuneCountInString(name); n > MaxAPIKeyName {
+		return nil, "", kvitt.FieldError("name", "is %d characters; at most %d", n, MaxAPIKeyName)
+	}
+	if err := kvitt.CheckText("name", name); err != nil {
+		return nil, "", err
+	}
 	switch scope {
 	case kvitt.ScopeAdmin, kvitt.ScopeBackOffice:
 		if tillID != "" {
@@ -529,14 +511,23 @@ func (s *Server) handleSandbox(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if _, err := s.paymentFor(r); err != nil {
-		return err
-	}
-	p, err := s.Hub.ActAsCustomer(r.Context(), r.PathValue("id"), kvitt.CustomerAction(r.PathValue("action")), kvitt.CustomerOptions{Tip: req.Tip, Scenario: req.Scenario})
+	p, err := s.paymentFor(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toPaymentJSON(p, s.PublicURL))
+	// The customer enters amount + tip on the terminal: both together stay
+	// within what kvitt accepts as an amount.
+	if req.Tip < 0 {
+		return kvitt.FieldError("tip", "must not be negative")
+	}
+	if _, ok := kvitt.AddAmounts(p.Amount, req.Tip); !ok {
+		return kvitt.FieldError("tip", "amount + tip must be at most %s", kvitt.FormatAmount(kvitt.MaxAmount, p.Currency))
+	}
+	p, err = s.Hub.ActAsCustomer(r.Context(), r.PathValue("id"), kvitt.CustomerAction(r.PathValue("action")), kvitt.CustomerOptions{Tip: req.Tip, Scenario: req.Scenario})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.paymentJSON(r, p))
 	return nil
 }
 
@@ -581,10 +572,10 @@ func (s *Server) handleDisplay(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := map[string]any{"till_id": id}
 	if d.Sale != nil {
-		out["sale"] = toSaleViewJSON(d.Sale, s.PublicURL)
+		out["sale"] = toSaleViewJSON(d.Sale, s.PublicURL, tillAudience)
 	}
 	if d.Payment != nil {
-		out["payment"] = toPaymentJSON(d.Payment, s.PublicURL)
+		out["payment"] = toPaymentJSONFor(d.Payment, s.PublicURL, tillAudience)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -31,6 +31,7 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/payments/{id}/qr.svg", s.api(s.handleQR("svg")))
 	m.Handle("GET /v1/payments/{id}/qr.png", s.api(s.handleQR("png")))
 	m.Handle("GET /v1/refunds/{id}", s.api(s.handleGetRefund))
+	m.Handle("POST /v1/refunds/{id}/resolve", s.api(s.handleResolveRefund))
 
 	m.Handle("GET /v1/receipts/{id}", s.api(s.handleGetReceipt))
 	m.Handle("POST /v1/receipts/{id}/copy", s.api(s.handleCopyReceipt))

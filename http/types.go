@@ -15,10 +15,26 @@ var typeOfString = reflect.TypeOf("")
 // Request bodies.
 
 type saleRequest struct {
-	TillID   flexString    `json:"till_id"`
-	Currency string        `json:"currency"`
-	Lines    []lineRequest `json:"lines"`
-	Training bool          `json:"training"`
+	TillID   flexString `json:"till_id"`
+	Currency string     `json:"currency"`
+	Lines    saleLines  `json:"lines"`
+	Training bool       `json:"training"`
+}
+
+// saleLines and returnLineList decode their elements one by one, so that an
+// error names the line's index (decodeList).
+type saleLines []lineRequest
+
+func (l *saleLines) UnmarshalJSON(b []byte) (err error) {
+	*l, err = decodeList[lineRequest](b, "lines")
+	return err
+}
+
+type returnLineList []returnLineRequest
+
+func (l *returnLineList) UnmarshalJSON(b []byte) (err error) {
+	*l, err = decodeList[returnLineRequest](b, "lines")
+	return err
 }
 
 type lineRequest struct {
@@ -94,8 +110,8 @@ type paymentRequest struct {
 }
 
 type refundRequest struct {
-	Amount int64               `json:"amount"`
-	Lines  []returnLineRequest `json:"lines"`
+	Amount int64          `json:"amount"`
+	Lines  returnLineList `json:"lines"`
 }
 
 type returnLineRequest struct {
@@ -191,51 +207,115 @@ func toSaleJSON(s *kvitt.Sale) saleJSON {
 		Total: s.Total, VAT: vatsJSON(s.VAT), ReceiptID: s.ReceiptID, CreatedAt: s.Created, UpdatedAt: s.Updated}
 }
 
-func toSaleViewJSON(v *hub.SaleView, qrBase string) saleJSON {
+func toSaleViewJSON(v *hub.SaleView, qrBase string, a audience) saleJSON {
 	j := toSaleJSON(v.Sale)
 	j.Paid, j.Due = &v.Paid, &v.Due
 	for _, p := range v.Payments {
-		j.Payments = append(j.Payments, toPaymentJSON(p, qrBase))
+		j.Payments = append(j.Payments, toPaymentJSONFor(p, qrBase, a))
 	}
 	return j
 }
 
-type paymentJSON struct {
-	ID         string            `json:"id"`
-	SaleID     string            `json:"sale_id"`
-	TillID     string            `json:"till_id"`
-	Method     string            `json:"method"`
-	Amount     int64             `json:"amount"`
-	Currency   string            `json:"currency"`
-	State      string            `json:"state"`
-	Reference  string            `json:"reference"`
-	Action     *kvitt.Action     `json:"action"`
-	Tendered   int64             `json:"tendered,omitempty"`
-	Change     int64             `json:"change,omitempty"`
-	Rounding   int64             `json:"rounding,omitempty"`
-	Tip        int64             `json:"tip,omitempty"`
-	Card       *kvitt.CardData   `json:"card,omitempty"`
-	Refunded   int64             `json:"refunded"`
-	Refundable int64             `json:"refundable"`
-	ErrorCode  string            `json:"error_code,omitempty"`
-	Message    string            `json:"message,omitempty"`
-	Provider   map[string]string `json:"provider,omitempty"`
-	Deadline   *time.Time        `json:"deadline,omitempty"`
-	CreatedAt  time.Time         `json:"created_at"`
-	UpdatedAt  time.Time         `json:"updated_at"`
+// audience is who a payment is shown to: it decides which of the
+// provider's data the payment JSON carries (docs/api.md, "Who sees what").
+type audience int
+
+const (
+	// tillAudience: till keys, the till's displays (GET
+	// /v1/tills/{id}/display, whatever the key) and the event stream. The
+	// customer display runs on a till key in a shop, in view of customers:
+	// the payer's phone number is masked to its last four digits, and
+	// Swish's internal URL of the payment is left out.
+	tillAudience audience = iota
+	// backOfficeAudience: admin and back-office keys on the payment and
+	// sale endpoints: the payer's number in full (to call the customer
+	// back, to match a bank statement), and the provider's location.
+	backOfficeAudience
+)
+
+// audienceOf is the audience of a request's principal.
+func audienceOf(p Principal) audience {
+	if p.Scope == kvitt.ScopeAdmin || p.Scope == kvitt.ScopeBackOffice {
+		return backOfficeAudience
+	}
+	return tillAudience
 }
 
+// Provider data keys the payment JSON treats specially. Keys starting with
+// "_" are the adapter's private bookkeeping and never shown.
+const (
+	// providerCallbackURL carries the callback's secret token: shown to no one.
+	providerCallbackURL = "callback_url"
+	// providerLocation is the provider's own URL of the payment: back office only.
+	providerLocation = "location"
+	// providerPayerAlias is the customer's phone number: masked for tills.
+	providerPayerAlias = "payer_alias"
+)
+
+// maskAlias keeps the last four characters of a payer alias: "46701234567" → "*******4567".
+func maskAlias(s string) string {
+	r := []rune(s)
+	keep := 4
+	if len(r) <= keep {
+		keep = 0
+	}
+	for i := range len(r) - keep {
+		r[i] = '*'
+	}
+	return string(r)
+}
+
+type paymentJSON struct {
+	ID         string          `json:"id"`
+	SaleID     string          `json:"sale_id"`
+	TillID     string          `json:"till_id"`
+	Method     string          `json:"method"`
+	Amount     int64           `json:"amount"`
+	Currency   string          `json:"currency"`
+	State      string          `json:"state"`
+	Reference  string          `json:"reference"`
+	Action     *kvitt.Action   `json:"action"`
+	Tendered   int64           `json:"tendered,omitempty"`
+	Change     int64           `json:"change,omitempty"`
+	Rounding   int64           `json:"rounding,omitempty"`
+	Tip        int64           `json:"tip,omitempty"`
+	Card       *kvitt.CardData `json:"card,omitempty"`
+	Refunded   int64           `json:"refunded"`
+	Refundable int64           `json:"refundable"`
+	ErrorCode  string          `json:"error_code,omitempty"`
+	Message    string          `json:"message,omitempty"`
+	// Attention, when set, says why a person must decide on the payment.
+	Attention string            `json:"attention,omitempty"`
+	Provider  map[string]string `json:"provider,omitempty"`
+	Deadline  *time.Time        `json:"deadline,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+// toPaymentJSON is the payment as a till sees it (tillAudience): the event
+// stream's view, and the safe default.
 func toPaymentJSON(p *kvitt.Payment, qrBase string) paymentJSON {
+	return toPaymentJSONFor(p, qrBase, tillAudience)
+}
+
+// toPaymentJSONFor is the payment as audience a sees it.
+func toPaymentJSONFor(p *kvitt.Payment, qrBase string, a audience) paymentJSON {
 	j := paymentJSON{ID: p.ID, SaleID: p.SaleID, TillID: p.TillID, Method: p.Method, Amount: p.Amount, Currency: string(p.Currency),
 		State: string(p.State), Reference: p.Reference, Action: p.Action, Tendered: p.Tendered, Change: p.Change, Rounding: p.Rounding,
 		Tip: p.Tip, Card: p.Card, Refunded: p.Refunded, Refundable: p.Refundable(), ErrorCode: p.ErrorCode, Message: p.Message,
-		CreatedAt: p.Created, UpdatedAt: p.Updated}
+		Attention: p.Attention, CreatedAt: p.Created, UpdatedAt: p.Updated}
 	if len(p.Provider) > 0 {
 		j.Provider = map[string]string{}
 		for k, v := range p.Provider {
-			if len(k) > 0 && k[0] != '_' { // "_"-keys are the adapter's private bookkeeping
-				j.Provider[k] = v
+			switch {
+			case k == "" || k[0] == '_' || k == providerCallbackURL:
+				continue
+			case k == providerLocation && a != backOfficeAudience:
+				continue
+			case k == providerPayerAlias && a != backOfficeAudience:
+				v = maskAlias(v)
 			}
+			j.Provider[k] = v
 		}
 	}
 	if !p.Deadline.IsZero() && p.State.Open() {
@@ -262,8 +342,13 @@ type refundJSON struct {
 	Message   string           `json:"message,omitempty"`
 	Lines     []returnLineJSON `json:"lines,omitempty"`
 	ReceiptID string           `json:"receipt_id,omitempty"`
-	CreatedAt time.Time        `json:"created_at"`
-	UpdatedAt time.Time        `json:"updated_at"`
+	// Tip and Rounding are the parts of Amount that give back the tip and
+	// the cash rounding; the rest is the goods.
+	Tip       int64     `json:"tip,omitempty"`
+	Rounding  int64     `json:"rounding,omitempty"`
+	Attention string    `json:"attention,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 type returnLineJSON struct {
@@ -273,7 +358,7 @@ type returnLineJSON struct {
 
 func toRefundJSON(r *kvitt.Refund) refundJSON {
 	j := refundJSON{ID: r.ID, PaymentID: r.PaymentID, Amount: r.Amount, Currency: string(r.Currency), State: string(r.State), Reference: r.Reference,
-		ErrorCode: r.ErrorCode, Message: r.Message, ReceiptID: r.ReceiptID, CreatedAt: r.Created, UpdatedAt: r.Updated}
+		ErrorCode: r.ErrorCode, Message: r.Message, ReceiptID: r.ReceiptID, Tip: r.Tip, Rounding: r.Rounding, Attention: r.Attention, CreatedAt: r.Created, UpdatedAt: r.Updated}
 	for _, l := range r.Lines {
 		j.Lines = append(j.Lines, returnLineJSON{l.Line, json.Number(kvitt.FormatQuantity(l.QuantityMilli))})
 	}
