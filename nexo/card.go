@@ -182,7 +182,7 @@ func (c *Card) Start(ctx context.Context, t *kvitt.Till, p *kvitt.Payment) (kvit
 		}
 		return kvitt.Update{}, err
 	}
-	return c.fromPayment(ctx, ep, p, resp)
+	return c.fromPayment(ctx, ep, p, resp, t.Terminal.Tip)
 }
 
 // send runs one Payment request of this process, registered as in flight so
@@ -198,7 +198,7 @@ func (c *Card) send(ctx context.Context, ep Endpoint, ref string, pr *PaymentReq
 
 // fromPayment maps a PaymentResponse (direct or repeated by
 // TransactionStatus) to an update, reversing a nonsensical approval.
-func (c *Card) fromPayment(ctx context.Context, ep Endpoint, p *kvitt.Payment, resp *PaymentResponse) (kvitt.Update, error) {
+func (c *Card) fromPayment(ctx context.Context, ep Endpoint, p *kvitt.Payment, resp *PaymentResponse, tipOn bool) (kvitt.Update, error) {
 	prov := map[string]string{"poiid": ep.POIID, "sale_id": ep.SaleID}
 	if resp.POIData != nil && resp.POIData.POITransactionID.TransactionID != "" {
 		prov["poi_transaction_id"] = resp.POIData.POITransactionID.TransactionID
@@ -229,9 +229,20 @@ func (c *Card) fromPayment(ctx context.Context, ep Endpoint, p *kvitt.Payment, r
 		return c.reverse(ctx, ep, p, resp, prov, fmt.Sprintf("The card terminal approved only %s of %s.",
 			kvitt.FormatAmount(auth, p.Currency), kvitt.FormatAmount(p.Amount, p.Currency)))
 	}
+	if cb, err := ParseAmount(ar.CashBackAmount, p.Currency); ar.CashBackAmount != "" && (err != nil || cb != 0) {
+		// Cash back would take cash out of the drawer that no sale and no
+		// report accounts for.
+		return c.reverse(ctx, ep, p, resp, prov, fmt.Sprintf("The card terminal added cash back (%s), which kvitt does not give on card payments. "+
+			"Turn cash back off on the terminal and take the payment again.", ar.CashBackAmount))
+	}
 	// The tip is what was authorised on top of the amount: AuthorizedAmount
-	// includes TipAmount. The authorised money is what counts.
+	// includes TipAmount. The authorised money is what counts. With tipping
+	// off, more than the amount is no tip: it is money the sale did not ask for.
 	tip := auth - p.Amount
+	if tip > 0 && !tipOn {
+		return c.reverse(ctx, ep, p, resp, prov, fmt.Sprintf("The card terminal approved %s, more than the %s asked, and this till takes no tips. "+
+			"Check the terminal's tip setting and take the payment again.", kvitt.FormatAmount(auth, p.Currency), kvitt.FormatAmount(p.Amount, p.Currency)))
+	}
 	prov["authorized_amount"] = string(ar.AuthorizedAmount)
 	return kvitt.Update{
 		State:    kvitt.PaymentPaid,
@@ -358,17 +369,17 @@ func (c *Card) Status(ctx context.Context, t *kvitt.Till, p *kvitt.Payment) (kvi
 	if err != nil {
 		return kvitt.Update{}, err
 	}
-	return c.fromStatus(ctx, ep, p, ts)
+	return c.fromStatus(ctx, ep, p, ts, t.Terminal.Tip)
 }
 
-func (c *Card) fromStatus(ctx context.Context, ep Endpoint, p *kvitt.Payment, ts *TransactionStatusResponse) (kvitt.Update, error) {
+func (c *Card) fromStatus(ctx context.Context, ep Endpoint, p *kvitt.Payment, ts *TransactionStatusResponse, tipOn bool) (kvitt.Update, error) {
 	pending := kvitt.Update{State: kvitt.PaymentPending, Retry: c.cfg.Retry, Deadline: c.deadline(p)}
 	if ts.Response.Result == ResultSuccess {
 		resp, err := repeated(ts, p.Reference)
 		if err != nil {
 			return kvitt.Update{}, err
 		}
-		return c.fromPayment(ctx, ep, p, resp)
+		return c.fromPayment(ctx, ep, p, resp, tipOn)
 	}
 	switch ts.Response.ErrorCondition {
 	case "InProgress", "Busy":
@@ -411,7 +422,7 @@ func (c *Card) Cancel(ctx context.Context, t *kvitt.Till, p *kvitt.Payment) (kvi
 				return kvitt.Update{State: kvitt.PaymentCancelled, ErrorCode: "Aborted", Message: "The payment was cancelled before it reached the card terminal. Nothing was charged."}, nil
 			}
 		}
-		u, err := c.fromStatus(ctx, ep, p, ts)
+		u, err := c.fromStatus(ctx, ep, p, ts, t.Terminal.Tip)
 		if err != nil || u.State != kvitt.PaymentPending {
 			return u, err
 		}

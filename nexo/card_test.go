@@ -529,3 +529,28 @@ func TestVerifiesCertificate(t *testing.T) {
 		t.Error("charged through an untrusted connection")
 	}
 }
+
+// TestOverAuthorisationWithoutTipReversed: the terminal asks for "Extra"
+// (its own setting) but the till takes no tips; the customer's higher total
+// is no tip: kvitt reverses it and fails the payment. Before, the extra
+// was booked as a tip the till never offered.
+func TestOverAuthorisationWithoutTipReversed(t *testing.T) {
+	r := newRig(t, simnexo.Options{Tip: true})
+	r.till.Terminal.Tip = false
+	p := r.payment(12500)
+	ch := r.start(t, testCtx(t), r.card, p)
+	total := int64(15000)
+	if err := r.term.EnterTotal(&total); err != nil {
+		t.Fatal(err)
+	}
+	r.term.PresentCard(simnexo.Approve)
+	res := <-ch
+	if res.err != nil || res.u.State != kvitt.PaymentFailed || res.u.ErrorCode != "Reversed" || res.u.Tip != 0 ||
+		!strings.Contains(res.u.Message, "takes no tips") {
+		t.Fatalf("update %+v %v", res.u, res.err)
+	}
+	l := r.term.Ledger()
+	if len(l) != 2 || !l[0].Reversed || l[1].Kind != "reversal" {
+		t.Errorf("ledger %+v", l)
+	}
+}

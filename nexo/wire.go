@@ -206,6 +206,9 @@ type AmountsResp struct {
 	Currency         string      `json:"Currency,omitempty"`
 	AuthorizedAmount json.Number `json:"AuthorizedAmount"`
 	TipAmount        json.Number `json:"TipAmount,omitempty"`
+	// CashBackAmount is cash handed to the customer on top (included in
+	// AuthorizedAmount); kvitt asks for none and refuses an approval with it.
+	CashBackAmount json.Number `json:"CashBackAmount,omitempty"`
 }
 
 // PaymentAcquirerData is the acquirer's side of the transaction.
