@@ -111,6 +111,20 @@ var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // CallbackToken returns the secret path segment for reference: the
 // reference, "-", and 26 base32 characters (130 bits) of
 // HMAC-SHA256(secret, reference).
+// ValidatePayment refuses, before the payment is stored, a payer alias
+// Swish would refuse (the customer's number for e-commerce).
+func (a *Provider) ValidatePayment(p *kvitt.Payment) error {
+	if alias := p.Provider[KeyPayerAlias]; alias != "" {
+		if err := ValidatePayerAlias(alias); err != nil {
+			return kvitt.FieldError("payer_alias", "%s", kvitt.ErrorMessage(err))
+		}
+	}
+	if p.Currency != kvitt.SEK {
+		return kvitt.FieldError("method", "Swish takes SEK only; this sale is in %s", p.Currency)
+	}
+	return nil
+}
+
 func (a *Provider) CallbackToken(reference string) string {
 	m := hmac.New(sha256.New, a.cfg.CallbackSecret)
 	m.Write([]byte(reference))

@@ -58,7 +58,7 @@ func sandboxSwish(ctx context.Context, sb *sandbox, c *Config, h *hub.Hub, publi
 	if err != nil {
 		return err
 	}
-	secret, err := callbackSecret(c.Data)
+	secret, err := callbackSecret(ctx, h.Store, c.Data)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func liveSwish(ctx context.Context, m *Main, publicURL string) error {
 	if err != nil {
 		return fmt.Errorf("swish: %w", err)
 	}
-	secret, err := callbackSecret(c.Data)
+	secret, err := callbackSecret(ctx, h.Store, c.Data)
 	if err != nil {
 		return err
 	}
@@ -119,21 +119,22 @@ func liveSwish(ctx context.Context, m *Main, publicURL string) error {
 	return nil
 }
 
-// callbackSecret returns the secret that keys the callback URLs' tokens,
-// created once in the data directory so callbacks of payments made before a
-// restart are still recognised after it.
-func callbackSecret(dir string) ([]byte, error) {
-	path := filepath.Join(dir, "callback.secret")
-	b, err := os.ReadFile(path)
-	if err == nil && len(b) >= 32 {
-		return b, nil
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+// callbackSecret returns the secret that keys the callback URLs' tokens. It
+// lives in the database, so that every node sharing it recognises every
+// callback and a restart changes nothing. A data directory from before
+// (callback.secret) hands its secret over, so callbacks of payments made
+// then are still recognised.
+func callbackSecret(ctx context.Context, store kvitt.Store, dir string) ([]byte, error) {
+	init := kvitt.RandomToken(32)
+	if b, err := os.ReadFile(filepath.Join(dir, "callback.secret")); err == nil && len(b) >= 32 {
+		init = string(b)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	b = []byte(kvitt.RandomToken(32))
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return nil, err
-	}
-	return b, nil
+	var v string
+	err := store.Update(ctx, func(tx kvitt.Tx) (err error) {
+		v, err = tx.Setting("swish.callback_secret", init)
+		return err
+	})
+	return []byte(v), err
 }
