@@ -28,9 +28,20 @@ func (Provider) Settle(p *kvitt.Payment) kvitt.Update {
 	return kvitt.Update{State: kvitt.PaymentPaid, Message: "Paid in cash."}
 }
 
-// SettleRefund: cash is given back from the drawer at once.
+// SettleRefund: cash is given back from the drawer at once. The hub has
+// rounded the amount to what coins can pay (r.Rounding, öresavrundning); an
+// amount no coins can pay is refused, never paid out.
 func (Provider) SettleRefund(p *kvitt.Payment, r *kvitt.Refund) kvitt.RefundUpdate {
-	return kvitt.RefundUpdate{State: kvitt.RefundSucceeded, Message: "Give the customer " + kvitt.Money{Amount: r.Amount, Currency: r.Currency}.String() + " from the drawer."}
+	if unit := r.Currency.CashUnit(); r.Amount%unit != 0 || r.Amount < 0 {
+		return kvitt.RefundUpdate{State: kvitt.RefundFailed, ErrorCode: "cash_unit",
+			Message: "Cash is paid out in multiples of " + kvitt.Money{Amount: unit, Currency: r.Currency}.String() + "; " +
+				kvitt.Money{Amount: r.Amount, Currency: r.Currency}.String() + " cannot be given from the drawer."}
+	}
+	msg := "Give the customer " + kvitt.Money{Amount: r.Amount, Currency: r.Currency}.String() + " from the drawer."
+	if r.Rounding != 0 {
+		msg += " Öresavrundning " + kvitt.Money{Amount: r.Rounding, Currency: r.Currency}.String() + "."
+	}
+	return kvitt.RefundUpdate{State: kvitt.RefundSucceeded, Message: msg}
 }
 
 // Start is never called for an instant provider; it settles like Settle.

@@ -321,10 +321,11 @@ func TestSwishDS24IsUnknown(t *testing.T) {
 	if p.ErrorCode != "DS24" || p.Message == "" {
 		t.Errorf("unknown payment code %q message %q, want DS24 and a message for the cashier", p.ErrorCode, p.Message)
 	}
-	items, err := e.h.Recovery(ctx, till1)
+	page, err := e.h.Recovery(ctx, till1, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	items := page.Items
 	if len(items) != 1 || items[0].Payment.ID != p.ID {
 		t.Errorf("recovery lists %d items, want the unknown payment", len(items))
 	}
@@ -338,7 +339,7 @@ func TestSwishDS24IsUnknown(t *testing.T) {
 		return ""
 	})
 	// A person checks with the bank and resolves it.
-	p, err = e.h.ResolvePayment(ctx, p.ID, kvitt.PaymentFailed, "customer's bank says no money moved")
+	p, err = e.h.ResolvePayment(ctx, p.ID, kvitt.PaymentFailed, "customer's bank says no money moved", "test")
 	if err != nil || p.State != kvitt.PaymentFailed {
 		t.Fatalf("resolve: %v %v", p, err)
 	}

@@ -27,6 +27,9 @@ type Hub struct {
 	LongRunningTimeout time.Duration
 	// SyncGrace is how long after its deadline an unanswerable open payment becomes unknown.
 	SyncGrace time.Duration
+	// InFlightGrace is added to a provider call's timeout to tell when a
+	// request kvitt sent can no longer arrive or be served.
+	InFlightGrace time.Duration
 	// ControlUnits by the name a till refers to.
 	ControlUnits map[string]kvitt.ControlUnit
 	// ControlUnitTimeout bounds the synchronous registration in CompleteSale.
@@ -57,6 +60,7 @@ func New(store kvitt.Store, logger *slog.Logger) *Hub {
 		ProviderTimeout:    20 * time.Second,
 		LongRunningTimeout: 150 * time.Second,
 		SyncGrace:          30 * time.Second,
+		InFlightGrace:      10 * time.Second,
 		ControlUnitTimeout: 5 * time.Second,
 		ControlUnits:       map[string]kvitt.ControlUnit{},
 		providers:          map[string]kvitt.Provider{},

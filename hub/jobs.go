@@ -167,12 +167,24 @@ func (h *Hub) runPaymentSync(ctx context.Context, j *kvitt.Job) (time.Duration, 
 	if !p.State.Open() || p.State == kvitt.PaymentUnknown {
 		return 0, nil
 	}
-	if _, running := inflight.Load(p.ID); running {
+	if _, ok := waiting.Load(p.ID); ok {
 		return 5 * time.Second, nil // this process is still waiting for the provider's answer
 	}
+	// While kvitt's own Start may still be on its way (p.InFlightUntil),
+	// asking is fine: a "paid" is taken at once, and a "nothing here" waits
+	// for the flight to end (applyTo).
 	prov, till, err := h.providerFor(ctx, p)
 	if err != nil {
 		return 0, err
+	}
+	if !p.CancelRequested.IsZero() && p.State != kvitt.PaymentUnknown {
+		// The cashier cancelled while the Start was on its way: send the
+		// cancel now that the provider can take it.
+		if u, err := prov.Cancel(ctx, till, p); err == nil && u.State != "" {
+			if p, err = h.apply(ctx, p.ID, u, CausePoller); err != nil || !p.State.Open() {
+				return 0, err
+			}
+		}
 	}
 	u, err := prov.Status(ctx, till, p)
 	if err != nil {
@@ -196,21 +208,33 @@ func (h *Hub) runPaymentSync(ctx context.Context, j *kvitt.Job) (time.Duration, 
 	return 0, nil
 }
 
+// runRefundSync asks the provider about an undecided refund until it is
+// decided, backing off as it ages: 5 s at first, at most an hour apart. A
+// refund in unknown also shows in the till's recovery list, where a person
+// can resolve it.
 func (h *Hub) runRefundSync(ctx context.Context, j *kvitt.Job) (time.Duration, error) {
-	if _, running := inflight.Load(j.Ref); running {
-		return 5 * time.Second, nil
-	}
-	r, err := h.SyncRefund(ctx, j.Ref, CausePoller)
+	r, err := h.GetRefund(ctx, j.Ref)
 	if kvitt.ErrorCode(err) == kvitt.ENOTFOUND {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, err
 	}
+	if _, ok := waiting.Load(r.ID); ok {
+		return 5 * time.Second, nil
+	}
+	if r, err = h.SyncRefund(ctx, j.Ref, CausePoller); err != nil {
+		return 0, err
+	}
 	if r.State == kvitt.RefundSucceeded || r.State == kvitt.RefundFailed {
 		return 0, nil
 	}
-	return 5 * time.Second, nil
+	return refundBackoff(h.now().Sub(r.Created)), nil
+}
+
+// refundBackoff is how long to wait before asking again about a refund of that age.
+func refundBackoff(age time.Duration) time.Duration {
+	return min(max(age/10, 5*time.Second), time.Hour)
 }
 
 func (h *Hub) runReceiptRegister(ctx context.Context, j *kvitt.Job) (time.Duration, error) {

@@ -40,8 +40,6 @@ const (
 	CauseRefund   = "refund"
 )
 
-var inflight sync.Map // payment or refund id → struct{}: a background provider call is running in this process
-
 // CreatePayment stores a payment for a sale and sends it to the provider.
 // The payment, with its provider reference, is committed before the first
 // request leaves; if the answer is lost, the sync job asks for its status by
@@ -113,6 +111,11 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 		if in.PayerAlias != "" {
 			p.Provider["payer_alias"] = in.PayerAlias
 		}
+		if v, ok := prov.(kvitt.PaymentValidator); ok {
+			if err := v.ValidatePayment(p); err != nil {
+				return err
+			}
+		}
 		if isInstant {
 			u := instant.Settle(p)
 			if u.State != kvitt.PaymentCreated {
@@ -121,6 +124,14 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 			}
 		} else {
 			p.Deadline = now.Add(h.ProviderTimeout)
+			// The Start leaves right after this commit: until it can no
+			// longer be on its way or being served, "nothing found" at the
+			// provider proves nothing, on this node or any other.
+			flight := h.ProviderTimeout
+			if _, ok := prov.(kvitt.LongRunning); ok {
+				flight = h.LongRunningTimeout
+			}
+			p.InFlightUntil = now.Add(flight + h.InFlightGrace)
 			// The safety net: whatever happens to this process, the job asks
 			// the provider about the payment.
 			first := 10 * time.Second
@@ -163,10 +174,11 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 		// The outcome is unknown: the payment stays as stored, and the sync
 		// job asks the provider by the same reference. Never a second charge.
 		h.Logger.Warn("payment start: no answer", "payment", p.ID, "method", p.Method, "err", err)
+		p, err := h.applyWith(ctx, p.ID, kvitt.Update{}, CauseProvider, applyEndFlight)
 		h.scheduleSync(ctx, p.ID, time.Second)
-		return h.GetPayment(ctx, p.ID)
+		return p, err
 	}
-	return h.apply(ctx, p.ID, u, CauseProvider)
+	return h.applyWith(ctx, p.ID, u, CauseProvider, applyEndFlight)
 }
 
 // saleLock names the lock that serializes every check of what a sale owes
@@ -232,19 +244,46 @@ func setAmount(p *kvitt.Payment, in PaymentInput, due int64) error {
 	return nil
 }
 
+// waiting holds the ids of payments and refunds whose long-running call this
+// process is waiting on. Asking the provider about them meanwhile would only
+// disturb it (a terminal serves one request at a time), so this node's sync
+// job leaves them alone. It decides nothing about money: InFlightUntil,
+// stored, does that for every node.
+var waiting sync.Map
+
+// startInBackground sends a long-running Start (a card terminal holds it
+// until the customer is done). Before it sends, it re-reads the stored
+// payment: a cancel that came first wins, and nothing leaves.
 func (h *Hub) startInBackground(prov kvitt.Provider, till *kvitt.Till, p *kvitt.Payment) {
-	inflight.Store(p.ID, struct{}{})
+	waiting.Store(p.ID, struct{}{})
 	h.goBackground(func(ctx context.Context) {
-		defer inflight.Delete(p.ID)
-		ctx, cancel := context.WithTimeout(ctx, h.LongRunningTimeout)
-		defer cancel()
-		u, err := prov.Start(ctx, till, p)
+		defer waiting.Delete(p.ID)
+		bg := context.WithoutCancel(ctx)
+		cur, err := h.GetPayment(bg, p.ID)
 		if err != nil {
-			h.Logger.Warn("payment start: no answer", "payment", p.ID, "method", p.Method, "err", err)
-			h.scheduleSync(context.Background(), p.ID, time.Second)
+			h.Logger.Error("payment start: re-read", "payment", p.ID, "err", err)
 			return
 		}
-		if _, err := h.apply(context.Background(), p.ID, u, CauseProvider); err != nil {
+		if !cur.CancelRequested.IsZero() || !cur.State.Open() {
+			// Nothing was sent, and only this call sends the Start: the
+			// payment is certainly not at the provider.
+			if _, err := h.applyWith(bg, p.ID, kvitt.Update{State: kvitt.PaymentCancelled, Message: "Cancelled before it reached the " + p.Method + " provider."},
+				CauseAPI, applyEndFlight); err != nil {
+				h.Logger.Error("payment start: cancel before sending", "payment", p.ID, "err", err)
+			}
+			return
+		}
+		ctx, cancel := context.WithTimeout(ctx, h.LongRunningTimeout)
+		defer cancel()
+		u, err := prov.Start(ctx, till, cur)
+		if err != nil {
+			// The terminal may still be serving the request: the payment
+			// stays in flight until InFlightUntil, then the sync job asks.
+			h.Logger.Warn("payment start: no answer", "payment", p.ID, "method", p.Method, "err", err)
+			h.scheduleSync(bg, p.ID, time.Second)
+			return
+		}
+		if _, err := h.applyWith(bg, p.ID, u, CauseProvider, applyEndFlight); err != nil {
 			h.Logger.Error("apply provider answer", "payment", p.ID, "err", err)
 		}
 	})
@@ -285,6 +324,19 @@ func (h *Hub) PaymentEvents(ctx context.Context, id string, afterSeq int64) ([]*
 // as stored afterwards. An illegal transition (a late "cancelled" after
 // "paid") is ignored and logged: the first definite outcome wins.
 func (h *Hub) apply(ctx context.Context, id string, u kvitt.Update, cause string) (*kvitt.Payment, error) {
+	return h.applyWith(ctx, id, u, cause, 0)
+}
+
+// applyFlags modify apply.
+type applyFlags int
+
+const (
+	// applyEndFlight: u is the answer to kvitt's own Start (or its loss):
+	// no request of kvitt's is in flight any more.
+	applyEndFlight applyFlags = 1 << iota
+)
+
+func (h *Hub) applyWith(ctx context.Context, id string, u kvitt.Update, cause string, flags applyFlags) (*kvitt.Payment, error) {
 	for attempt := 0; ; attempt++ {
 		var p *kvitt.Payment
 		var changed bool
@@ -293,7 +345,7 @@ func (h *Hub) apply(ctx context.Context, id string, u kvitt.Update, cause string
 			if err != nil {
 				return err
 			}
-			changed, err = h.applyTo(tx, p, u, cause)
+			changed, err = h.applyTo(tx, p, u, cause, flags)
 			return err
 		})
 		if isCode(err, kvitt.ECONFLICT) && attempt < 5 {
@@ -310,13 +362,34 @@ func (h *Hub) apply(ctx context.Context, id string, u kvitt.Update, cause string
 }
 
 // applyTo merges u into p inside tx and stores it. It reports whether anything changed.
-func (h *Hub) applyTo(tx kvitt.Tx, p *kvitt.Payment, u kvitt.Update, cause string) (bool, error) {
-	if u.State != "" && u.State != p.State && !kvitt.CanTransition(p.State, u.State) {
-		h.Logger.Info("ignored transition", "payment", p.ID, "from", p.State, "to", u.State, "cause", cause)
-		return false, nil
-	}
+//
+// Two rules keep a late truth from being lost (DESIGN.md principle 8):
+//   - While a Start of kvitt's may still be in flight, an answer that nothing
+//     was taken (declined, cancelled, expired, failed) from anyone but that
+//     Start itself decides nothing: the request may still arrive and be paid.
+//     The sync job asks again once the flight is over.
+//   - Money reported taken for a payment kvitt had ended without it is never
+//     dropped: the payment moves to paid (or authorized) and needs a person.
+func (h *Hub) applyTo(tx kvitt.Tx, p *kvitt.Payment, u kvitt.Update, cause string, flags applyFlags) (bool, error) {
+	now := h.now()
 	before := *p
 	beforeProvider := maps.Clone(p.Provider)
+	endFlight := flags&applyEndFlight != 0
+	if endFlight {
+		p.InFlightUntil = time.Time{}
+	}
+	late := u.State != "" && kvitt.LateCapture(p.State, u.State)
+	if u.State != "" && u.State != p.State && !late && !kvitt.CanTransition(p.State, u.State) {
+		h.Logger.Info("ignored transition", "payment", p.ID, "from", p.State, "to", u.State, "cause", cause)
+		if !before.InFlightUntil.Equal(p.InFlightUntil) {
+			return true, tx.UpdatePayment(p)
+		}
+		return false, nil
+	}
+	if u.State != "" && !u.State.Open() && !u.State.Captured() && p.InFlightUntil.After(now) {
+		h.Logger.Info("in flight: not concluding", "payment", p.ID, "to", u.State, "cause", cause, "until", p.InFlightUntil)
+		return false, tx.EnqueueJob(&kvitt.Job{Kind: jobPaymentSync, Ref: p.ID, RunAt: p.InFlightUntil})
+	}
 	if len(u.Provider) > 0 {
 		if p.Provider == nil {
 			p.Provider = map[string]string{}
@@ -345,12 +418,25 @@ func (h *Hub) applyTo(tx kvitt.Tx, p *kvitt.Payment, u kvitt.Update, cause strin
 	if u.State != "" {
 		p.State = u.State
 	}
+	if late {
+		p.Attention = lateAttention(from)
+		p.Message = fmt.Sprintf("The %s provider reports this payment %s after kvitt had booked it %s: the customer's money was taken. "+
+			"Refund it, or complete the sale with it.", p.Method, p.State, from)
+		h.Logger.Warn("money taken after the payment had ended", "payment", p.ID, "sale", p.SaleID, "from", from, "to", p.State, "cause", cause)
+	}
 	if !p.State.Open() {
 		p.Action = nil // nothing left for the till to show
 	}
 	stateChanged := p.State != from
 	if !stateChanged && !paymentDataChanged(&before, p, beforeProvider) {
 		return false, nil
+	}
+	if endFlight && !p.CancelRequested.IsZero() && p.State.Open() && p.State != kvitt.PaymentUnknown {
+		// The cashier cancelled while the Start was on its way: now the
+		// provider knows the payment, the sync job sends the cancel.
+		if err := tx.EnqueueJob(&kvitt.Job{Kind: jobPaymentSync, Ref: p.ID, RunAt: now}); err != nil {
+			return false, err
+		}
 	}
 	if err := tx.UpdatePayment(p); err != nil {
 		return false, err
@@ -377,7 +463,19 @@ func (h *Hub) applyTo(tx kvitt.Tx, p *kvitt.Payment, u kvitt.Update, cause strin
 func paymentDataChanged(a, b *kvitt.Payment, aProvider map[string]string) bool {
 	return !maps.Equal(aProvider, b.Provider) || a.Tip != b.Tip || a.ErrorCode != b.ErrorCode || a.Message != b.Message ||
 		!a.Deadline.Equal(b.Deadline) || fmt.Sprint(a.Action) != fmt.Sprint(b.Action) || fmt.Sprint(a.Card) != fmt.Sprint(b.Card) ||
-		a.Refunded != b.Refunded
+		a.Refunded != b.Refunded || a.Attention != b.Attention || !a.InFlightUntil.Equal(b.InFlightUntil)
+}
+
+func lateAttention(from kvitt.PaymentState) string {
+	switch from {
+	case kvitt.PaymentCancelled:
+		return kvitt.AttentionPaidAfterCancelled
+	case kvitt.PaymentExpired:
+		return kvitt.AttentionPaidAfterExpired
+	case kvitt.PaymentDeclined:
+		return kvitt.AttentionPaidAfterDeclined
+	}
+	return kvitt.AttentionPaidAfterFailed
 }
 
 // recordTransition appends the payment event and the journal entry.
@@ -407,13 +505,17 @@ func (h *Hub) notify(p *kvitt.Payment) {
 	h.events.Publish("sale:" + p.SaleID)
 }
 
-// SyncPayment asks the provider for the payment's state now and applies it.
+// SyncPayment asks the provider for the payment's state now and applies it:
+// for an open payment, and for one kvitt ended without money (declined,
+// cancelled, expired, failed), whose provider may still report it paid (a
+// callback about it is such a hint). A paid or refunded payment has nothing
+// left to learn.
 func (h *Hub) SyncPayment(ctx context.Context, id, cause string) (*kvitt.Payment, error) {
 	p, err := h.GetPayment(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if !p.State.Open() {
+	if !p.State.Open() && !kvitt.LateCapture(p.State, kvitt.PaymentPaid) {
 		return p, nil
 	}
 	prov, till, err := h.providerFor(ctx, p)
@@ -465,6 +567,15 @@ func (h *Hub) CancelPayment(ctx context.Context, id string) (*kvitt.Payment, err
 	if err != nil {
 		return nil, err
 	}
+	// Remember the cashier's wish first: if the Start is still on its way,
+	// the provider cannot take the cancel yet, and the sync job (or the
+	// background Start, which then sends nothing) carries it out.
+	if p, err = h.requestCancel(ctx, id); err != nil {
+		return nil, err
+	}
+	if !p.State.Open() {
+		return p, nil
+	}
 	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
 	defer cancel()
 	u, err := prov.Cancel(cctx, till, p)
@@ -479,12 +590,30 @@ func (h *Hub) CancelPayment(ctx context.Context, id string) (*kvitt.Payment, err
 	return h.apply(ctx, id, u, CauseAPI)
 }
 
+// requestCancel stores the cashier's cancel on an open payment.
+func (h *Hub) requestCancel(ctx context.Context, id string) (*kvitt.Payment, error) {
+	var p *kvitt.Payment
+	err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+		if p, err = tx.GetPayment(id); err != nil || !p.State.Open() || !p.CancelRequested.IsZero() {
+			return err
+		}
+		p.CancelRequested = h.now()
+		return tx.UpdatePayment(p)
+	})
+	return p, err
+}
+
 // ResolvePayment lets a person settle a payment whose outcome is unknown,
-// after checking with the provider or the customer's bank.
-func (h *Hub) ResolvePayment(ctx context.Context, id string, to kvitt.PaymentState, note string) (*kvitt.Payment, error) {
+// after checking with the provider or the customer's bank; or keep a payment
+// whose money arrived after kvitt had ended it (Attention), completing the
+// sale with it. by names who decided; it goes into the event log with note.
+func (h *Hub) ResolvePayment(ctx context.Context, id string, to kvitt.PaymentState, note, by string) (*kvitt.Payment, error) {
 	p, err := h.GetPayment(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if p.Attention != "" {
+		return h.keepLatePayment(ctx, p, to, note, by)
 	}
 	if p.State != kvitt.PaymentUnknown {
 		return nil, kvitt.Errorf(kvitt.ECONFLICT, "payment %s is %s; only an unknown payment is resolved by hand", id, p.State)
@@ -497,7 +626,68 @@ func (h *Hub) ResolvePayment(ctx context.Context, id string, to kvitt.PaymentSta
 	if note == "" {
 		return nil, kvitt.FieldError("note", "say how the outcome was established (e.g. \"customer's bank confirmed\")")
 	}
-	return h.apply(ctx, id, kvitt.Update{State: to, Message: "Resolved by hand: " + note}, CauseOperator)
+	return h.apply(ctx, id, kvitt.Update{State: to, Message: "Resolved by hand by " + by + ": " + note}, CauseOperator)
+}
+
+// keepLatePayment lets a person keep money that arrived after kvitt had
+// ended the payment: the payment then counts for its sale like any other,
+// which must still be open and owe at least that much. The other choice is
+// to refund it (POST /v1/payments/{id}/refunds).
+func (h *Hub) keepLatePayment(ctx context.Context, p *kvitt.Payment, to kvitt.PaymentState, note, by string) (*kvitt.Payment, error) {
+	if to != kvitt.PaymentPaid {
+		return nil, kvitt.FieldError("state", "must be paid: the customer's money was taken; keep it (paid), or refund the payment instead")
+	}
+	if note == "" {
+		return nil, kvitt.FieldError("note", "say why the payment is kept (e.g. \"customer chose to pay with it\")")
+	}
+	var out *kvitt.Payment
+	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+		if err := tx.Lock(saleLock(p.SaleID)); err != nil {
+			return err
+		}
+		cur, err := tx.GetPayment(p.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Attention == "" {
+			out = cur
+			return nil
+		}
+		if !cur.State.Captured() || cur.Refunded > 0 {
+			return kvitt.Errorf(kvitt.ECONFLICT, "payment %s is %s with %s refunded; finish refunding it instead", cur.ID, cur.State,
+				kvitt.FormatAmount(cur.Refunded, cur.Currency))
+		}
+		sale, err := tx.GetSale(cur.SaleID)
+		if err != nil {
+			return err
+		}
+		if sale.State != kvitt.SaleOpen {
+			return kvitt.Errorf(kvitt.ECONFLICT, "sale %s is %s; it takes no more money: refund payment %s instead", sale.ID, sale.State, cur.ID)
+		}
+		ps, err := tx.ListSalePayments(sale.ID)
+		if err != nil {
+			return err
+		}
+		paid, _, openP := balance(sale, ps)
+		if openP != nil {
+			return kvitt.Errorf(kvitt.ECONFLICT, "payment %s is still in progress on this sale; wait for it or cancel it first", openP.ID)
+		}
+		if due := sale.Total - paid; cur.Applied() > due {
+			return kvitt.Errorf(kvitt.ECONFLICT, "the sale owes %s, less than this payment's %s: refund payment %s instead",
+				kvitt.FormatAmount(due, sale.Currency), kvitt.FormatAmount(cur.Applied(), cur.Currency), cur.ID)
+		}
+		cur.Attention = ""
+		cur.Message = "Kept for the sale by " + by + ": " + note
+		if err := tx.UpdatePayment(cur); err != nil {
+			return err
+		}
+		out = cur
+		return h.recordTransition(tx, cur, cur.State, cur.State, CauseOperator, cur.Message)
+	})
+	if err == nil {
+		h.notify(out)
+	}
+	return out, err
 }
 
 // ActAsCustomer acts as the customer for a payment through the method's simulator.

@@ -127,9 +127,9 @@ func TestNoAnswerPastDeadlineBecomesUnknown(t *testing.T) {
 	if next, err := h.runPaymentSync(ctx, &kvitt.Job{Kind: jobPaymentSync, Ref: p.ID}); err != nil || next != 0 || fp.count("status") != n {
 		t.Errorf("sync of an unknown payment: %v, %v, status calls %d → %d", next, err, n, fp.count("status"))
 	}
-	items, err := h.Recovery(ctx, "1")
-	if err != nil || len(items) != 1 || items[0].Payment.ID != p.ID {
-		t.Fatalf("recovery = %+v, %v", items, err)
+	page, err := h.Recovery(ctx, "1", "", 0)
+	if err != nil || len(page.Items) != 1 || page.Items[0].Payment.ID != p.ID {
+		t.Fatalf("recovery = %+v, %v", page, err)
 	}
 	// The sale cannot take another payment or complete while it is unknown.
 	if _, err := h.CreatePayment(ctx, s.ID, PaymentInput{Method: "cash", Amount: 10000}); kvitt.ErrorCode(err) != kvitt.ECONFLICT {
@@ -158,13 +158,13 @@ func TestProviderReportsUnknown(t *testing.T) {
 		t.Errorf("the poller kept asking about an unknown payment: %v %v", next, err)
 	}
 	// Resolved by a person, with a reason.
-	if _, err := h.ResolvePayment(ctx, p.ID, kvitt.PaymentPaid, ""); kvitt.ErrorField(err) != "note" {
+	if _, err := h.ResolvePayment(ctx, p.ID, kvitt.PaymentPaid, "", "test"); kvitt.ErrorField(err) != "note" {
 		t.Errorf("resolve without a note: %v", err)
 	}
-	if _, err := h.ResolvePayment(ctx, p.ID, kvitt.PaymentExpired, "x"); kvitt.ErrorField(err) != "state" {
+	if _, err := h.ResolvePayment(ctx, p.ID, kvitt.PaymentExpired, "x", "test"); kvitt.ErrorField(err) != "state" {
 		t.Errorf("resolve to expired: %v", err)
 	}
-	p, err = h.ResolvePayment(ctx, p.ID, kvitt.PaymentPaid, "the customer's bank confirmed")
+	p, err = h.ResolvePayment(ctx, p.ID, kvitt.PaymentPaid, "the customer's bank confirmed", "test")
 	if err != nil || p.State != kvitt.PaymentPaid {
 		t.Fatalf("resolve: %v %v", p, err)
 	}
@@ -172,7 +172,7 @@ func TestProviderReportsUnknown(t *testing.T) {
 	if last := es[len(es)-1]; last.Cause != CauseOperator || last.To != kvitt.PaymentPaid {
 		t.Errorf("last event = %+v", last)
 	}
-	if _, err := h.ResolvePayment(ctx, p.ID, kvitt.PaymentFailed, "oops"); kvitt.ErrorCode(err) != kvitt.ECONFLICT {
+	if _, err := h.ResolvePayment(ctx, p.ID, kvitt.PaymentFailed, "oops", "test"); kvitt.ErrorCode(err) != kvitt.ECONFLICT {
 		t.Errorf("resolving a paid payment: %v", err)
 	}
 	if _, err := h.CompleteSale(ctx, s.ID); err != nil {
@@ -330,7 +330,7 @@ func TestCashRoundingAndChange(t *testing.T) {
 		if len(rc.Tenders) != 1 || rc.Total != 14950 {
 			t.Fatalf("receipt %+v", rc)
 		}
-		if tn := rc.Tenders[0]; tn.Amount != 14950 || tn.Rounding != 50 || tn.Tendered != 20000 || tn.Change != 5000 {
+		if tn := rc.Tenders[0]; tn.Amount != 15000 || tn.Rounding != 50 || tn.Tendered != 20000 || tn.Change != 5000 {
 			t.Errorf("tender = %+v", tn)
 		}
 	})
@@ -368,7 +368,7 @@ func TestCashRoundingAndChange(t *testing.T) {
 			t.Fatalf("payment on a fully paid sale: %v", err)
 		}
 		rc, err := h.CompleteSale(ctx, s.ID)
-		if err != nil || len(rc.Tenders) != 2 || rc.Tenders[0].Amount+rc.Tenders[1].Amount != 14950 {
+		if err != nil || len(rc.Tenders) != 2 || rc.Tenders[0].Amount+rc.Tenders[1].Amount != 15000 || rc.Tenders[1].Rounding != 50 {
 			t.Fatal(rc, err)
 		}
 	})

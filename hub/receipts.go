@@ -35,9 +35,17 @@ func (h *Hub) CompleteSale(ctx context.Context, saleID string) (*kvitt.Receipt, 
 		case kvitt.SaleCancelled:
 			return kvitt.Errorf(kvitt.ECONFLICT, "sale %s is cancelled", saleID)
 		}
-		ps, err := tx.ListSalePayments(saleID)
+		all, err := tx.ListSalePayments(saleID)
 		if err != nil {
 			return err
+		}
+		// Money that arrived after kvitt had ended its payment waits for a
+		// person; until kept, it is not the sale's.
+		var ps []*kvitt.Payment
+		for _, p := range all {
+			if p.Attention == "" {
+				ps = append(ps, p)
+			}
 		}
 		paid, _, openP := balance(s, ps)
 		if openP != nil {

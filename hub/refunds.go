@@ -9,7 +9,9 @@ import (
 
 // RefundInput asks to give back part or all of a payment.
 type RefundInput struct {
-	// Amount to give back; with Lines it may be left 0 (the lines' total).
+	// Amount to give back: goods first, then the tip (hub/returns.go). In
+	// cash it is the goods' value (the drawer pays it rounded), or what the
+	// drawer pays for all the goods left. With Lines it may be left 0.
 	Amount int64
 	// Lines, for a completed sale, name the goods taken back.
 	Lines          []kvitt.ReturnLine
@@ -42,7 +44,7 @@ func (h *Hub) CreateRefund(ctx context.Context, paymentID string, in RefundInput
 		}
 		if in.IdempotencyKey != "" {
 			if existing, err := tx.RefundByIdempotencyKey(in.IdempotencyKey); err == nil {
-				if existing.PaymentID != paymentID || (in.Amount != 0 && in.Amount != existing.Amount) {
+				if existing.PaymentID != paymentID || (in.Amount != 0 && in.Amount != existing.Amount && in.Amount != existing.Goods()) {
 					return idempotencyMismatch("refund", existing.ID)
 				}
 				r, replay = existing, true
@@ -60,41 +62,18 @@ func (h *Hub) CreateRefund(ctx context.Context, paymentID string, in RefundInput
 		if err != nil {
 			return err
 		}
-		if len(in.Lines) > 0 {
-			if sale.State != kvitt.SaleCompleted {
-				return kvitt.FieldError("lines", "goods are returned from a completed sale; this one is %s", sale.State)
-			}
-			_, total, err := returnLines(tx, sale, in.Lines)
-			if err != nil {
-				return err
-			}
-			if in.Amount == 0 {
-				in.Amount = total
-			} else if in.Amount != total {
-				return kvitt.FieldError("amount", "%s does not match the returned lines' %s; leave it out or correct it",
-					kvitt.FormatAmount(in.Amount, p.Currency), kvitt.FormatAmount(total, p.Currency))
-			}
-		}
-		rs, err := tx.ListRefunds(paymentID)
+		// What is left, in goods, tip and cash rounding: see hub/returns.go.
+		plan, err := planRefund(tx, p, sale, in.Amount, in.Lines)
 		if err != nil {
 			return err
 		}
-		left := p.Refundable()
-		for _, x := range rs {
-			if x.State == kvitt.RefundCreated || x.State == kvitt.RefundPending || x.State == kvitt.RefundUnknown {
-				left -= x.Amount
-			}
+		r = &kvitt.Refund{ID: kvitt.NewID("ref"), PaymentID: p.ID, Amount: plan.Amount, Tip: plan.Tip, Rounding: plan.Rounding, Currency: p.Currency,
+			State: kvitt.RefundCreated, Reference: prov.NewReference(), IdempotencyKey: in.IdempotencyKey, Lines: plan.Lines}
+		if _, isInstant := prov.(kvitt.Instant); !isInstant {
+			// As for payments: until kvitt's own request can no longer be on
+			// its way, "nothing found" at the provider proves nothing.
+			r.InFlightUntil = now.Add(h.flightOf(prov) + h.InFlightGrace)
 		}
-		switch {
-		case in.Amount <= 0:
-			return kvitt.FieldError("amount", "must be above zero (minor units)")
-		case left <= 0:
-			return kvitt.Errorf(kvitt.ECONFLICT, "payment %s has nothing left to refund", paymentID)
-		case in.Amount > left:
-			return kvitt.FieldError("amount", "%s is more than the %s left to refund", kvitt.FormatAmount(in.Amount, p.Currency), kvitt.FormatAmount(left, p.Currency))
-		}
-		r = &kvitt.Refund{ID: kvitt.NewID("ref"), PaymentID: p.ID, Amount: in.Amount, Currency: p.Currency, State: kvitt.RefundCreated,
-			Reference: prov.NewReference(), IdempotencyKey: in.IdempotencyKey, Lines: in.Lines}
 		if err := tx.CreateRefund(r); err != nil {
 			return err
 		}
@@ -119,32 +98,48 @@ func (h *Hub) CreateRefund(ctx context.Context, paymentID string, in RefundInput
 		if pr, err := h.applyRefund(ctx, r.ID, kvitt.RefundUpdate{State: kvitt.RefundPending, Message: "Ask the customer to present the card on the terminal."}); err == nil {
 			r = pr
 		}
-		inflight.Store(r.ID, struct{}{})
 		rr := *r
+		waiting.Store(rr.ID, struct{}{})
 		h.goBackground(func(ctx context.Context) {
-			defer inflight.Delete(rr.ID)
+			defer waiting.Delete(rr.ID)
 			ctx, cancel := context.WithTimeout(ctx, h.LongRunningTimeout)
 			defer cancel()
-			h.callRefund(ctx, prov, till, p, &rr)
+			h.callRefund(ctx, prov, till, p, &rr, true)
 		})
 		return r, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
 	defer cancel()
-	return h.callRefund(cctx, prov, till, p, r)
+	return h.callRefund(cctx, prov, till, p, r, false)
 }
 
-func (h *Hub) callRefund(ctx context.Context, prov kvitt.Provider, till *kvitt.Till, p *kvitt.Payment, r *kvitt.Refund) (*kvitt.Refund, error) {
+// flightOf is how long a provider call may take: a long-running one (a card
+// terminal) holds the request until the customer is done.
+func (h *Hub) flightOf(prov kvitt.Provider) time.Duration {
+	if _, ok := prov.(kvitt.LongRunning); ok {
+		return h.LongRunningTimeout
+	}
+	return h.ProviderTimeout
+}
+
+// callRefund sends the refund. Its answer ends kvitt's flight; so does a
+// lost answer of a short call (the request is over), while a terminal may
+// still be serving a long one until the refund's InFlightUntil.
+func (h *Hub) callRefund(ctx context.Context, prov kvitt.Provider, till *kvitt.Till, p *kvitt.Payment, r *kvitt.Refund, long bool) (*kvitt.Refund, error) {
 	ru, err := prov.Refund(ctx, till, p, r)
+	bg := context.WithoutCancel(ctx)
 	if err != nil {
 		h.Logger.Warn("refund: no answer", "refund", r.ID, "err", err)
-		h.Store.Update(context.Background(), func(tx kvitt.Tx) error {
+		if !long {
+			h.applyRefundWith(bg, r.ID, kvitt.RefundUpdate{}, true)
+		}
+		h.Store.Update(bg, func(tx kvitt.Tx) error {
 			return tx.EnqueueJob(&kvitt.Job{Kind: jobRefundSync, Ref: r.ID, RunAt: h.now().Add(2 * time.Second)})
 		})
 		h.wakeWorker()
-		return h.GetRefund(context.Background(), r.ID)
+		return h.GetRefund(bg, r.ID)
 	}
-	return h.applyRefund(context.Background(), r.ID, ru)
+	return h.applyRefundWith(bg, r.ID, ru, true)
 }
 
 func (h *Hub) tillOf(ctx context.Context, p *kvitt.Payment) (*kvitt.Till, error) {
@@ -174,6 +169,12 @@ func (h *Hub) ListRefunds(ctx context.Context, paymentID string) ([]*kvitt.Refun
 }
 
 func (h *Hub) applyRefund(ctx context.Context, id string, ru kvitt.RefundUpdate) (*kvitt.Refund, error) {
+	return h.applyRefundWith(ctx, id, ru, false)
+}
+
+// applyRefundWith applies ru; endFlight says it is the answer to kvitt's own
+// Refund call (or its loss), after which no request of kvitt's is in flight.
+func (h *Hub) applyRefundWith(ctx context.Context, id string, ru kvitt.RefundUpdate, endFlight bool) (*kvitt.Refund, error) {
 	for attempt := 0; ; attempt++ {
 		var r *kvitt.Refund
 		var p *kvitt.Payment
@@ -195,6 +196,12 @@ func (h *Hub) applyRefund(ctx context.Context, id string, ru kvitt.RefundUpdate)
 			if p, err = tx.GetPayment(r.PaymentID); err != nil {
 				return err
 			}
+			if endFlight && !r.InFlightUntil.IsZero() {
+				r.InFlightUntil = time.Time{}
+				if err := tx.UpdateRefund(r); err != nil {
+					return err
+				}
+			}
 			return h.applyRefundTo(tx, p, r, ru)
 		})
 		if isCode(err, kvitt.ECONFLICT) && attempt < 5 {
@@ -211,9 +218,25 @@ func (h *Hub) applyRefund(ctx context.Context, id string, ru kvitt.RefundUpdate)
 // applyRefundTo moves a refund to its reported state; when it succeeds, the
 // payment's refunded sum grows and it becomes partially_refunded or refunded.
 // A refund that has succeeded or failed never changes again.
+//
+// As for payments (applyTo), a late truth is never lost: a "failed" (or
+// "not found") while kvitt's own request may still be in flight decides
+// nothing, and money reported paid back after kvitt had booked the refund
+// failed is counted, with the refund marked for a person.
 func (h *Hub) applyRefundTo(tx kvitt.Tx, p *kvitt.Payment, r *kvitt.Refund, ru kvitt.RefundUpdate) error {
+	if r.State == kvitt.RefundFailed && ru.State == kvitt.RefundSucceeded {
+		r.Attention = kvitt.AttentionRefundedAfterFailed
+		ru.Message = "The provider reports this refund paid out after kvitt had booked it failed: the money went back to the customer. " +
+			"Check that no second refund was given for the same goods."
+		h.Logger.Warn("refund paid out after it had failed", "refund", r.ID, "payment", p.ID)
+		r.State = kvitt.RefundPending // the way to succeeded, below
+	}
 	if r.State == kvitt.RefundSucceeded || r.State == kvitt.RefundFailed {
 		return nil
+	}
+	if ru.State == kvitt.RefundFailed && r.InFlightUntil.After(h.now()) {
+		h.Logger.Info("refund in flight: not concluding", "refund", r.ID, "until", r.InFlightUntil)
+		return tx.EnqueueJob(&kvitt.Job{Kind: jobRefundSync, Ref: r.ID, RunAt: r.InFlightUntil})
 	}
 	if ru.State == "" || (ru.State == r.State && ru.Message == r.Message) {
 		if ru.Retry > 0 {
@@ -258,6 +281,9 @@ func (h *Hub) applyRefundTo(tx kvitt.Tx, p *kvitt.Payment, r *kvitt.Refund, ru k
 		}
 		return nil
 	}
+	if r.Amount == 0 {
+		return nil // goods back for no money (cash rounding): the payment is as it was
+	}
 	from := p.State
 	p.Refunded += r.Amount
 	p.State = kvitt.PaymentPartiallyRefunded
@@ -298,6 +324,79 @@ func (h *Hub) SyncRefund(ctx context.Context, id, cause string) (*kvitt.Refund, 
 		return r, providerUnreachable(p.Method, err)
 	}
 	return h.applyRefund(ctx, id, ru)
+}
+
+// ResolveRefund lets a person settle a refund whose outcome kvitt cannot
+// know (unknown, or undecided with nothing following it any more), after
+// checking with the provider: succeeded (the money went back: the payment's
+// refunded sum grows and a return receipt is issued where goods came back)
+// or failed (nothing went back). A refund marked for attention (paid out
+// after it was booked failed) is acknowledged with succeeded. by and note go
+// into the payment's event log.
+func (h *Hub) ResolveRefund(ctx context.Context, id string, to kvitt.RefundState, note, by string) (*kvitt.Refund, error) {
+	if to != kvitt.RefundSucceeded && to != kvitt.RefundFailed {
+		return nil, kvitt.FieldError("state", "must be succeeded or failed")
+	}
+	if note == "" {
+		return nil, kvitt.FieldError("note", "say how the outcome was established (e.g. \"the provider's portal shows it paid out\")")
+	}
+	var r *kvitt.Refund
+	var p *kvitt.Payment
+	err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+		if r, err = tx.GetRefund(id); err != nil {
+			return err
+		}
+		if p, err = tx.GetPayment(r.PaymentID); err != nil {
+			return err
+		}
+		if err := tx.Lock(saleLock(p.SaleID)); err != nil {
+			return err
+		}
+		if r, err = tx.GetRefund(id); err != nil {
+			return err
+		}
+		if p, err = tx.GetPayment(r.PaymentID); err != nil {
+			return err
+		}
+		msg := "Refund " + r.ID + " resolved as " + string(to) + " by " + by + ": " + note
+		switch {
+		case r.Attention != "":
+			if to != kvitt.RefundSucceeded {
+				return kvitt.FieldError("state", "must be succeeded: the provider paid this refund out")
+			}
+			r.Attention, r.Message = "", msg
+			if err := tx.UpdateRefund(r); err != nil {
+				return err
+			}
+		case r.State == kvitt.RefundSucceeded || r.State == kvitt.RefundFailed:
+			return kvitt.Errorf(kvitt.ECONFLICT, "refund %s is %s already", id, r.State)
+		case r.State != kvitt.RefundUnknown && r.InFlightUntil.After(h.now()):
+			return kvitt.Errorf(kvitt.ECONFLICT, "refund %s is still on its way to the provider; wait for its answer", id)
+		default:
+			if r.State != kvitt.RefundUnknown {
+				if j, err := tx.JobFor(jobRefundSync, r.ID); err == nil && !j.Dead {
+					return kvitt.Errorf(kvitt.ECONFLICT, "refund %s is %s and kvitt is still asking the provider; only an unknown refund is resolved by hand", id, r.State)
+				}
+			}
+			r.InFlightUntil = time.Time{}
+			if err := h.applyRefundTo(tx, p, r, kvitt.RefundUpdate{State: to, Message: msg}); err != nil {
+				return err
+			}
+			if err := tx.CancelJob(jobRefundSync, r.ID); err != nil {
+				return err
+			}
+			if p, err = tx.GetPayment(r.PaymentID); err != nil {
+				return err
+			}
+		}
+		return h.recordTransition(tx, p, p.State, p.State, CauseOperator, msg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.notify(p)
+	h.registerReturn(ctx, r)
+	return r, nil
 }
 
 // registerReturn registers a refund's new return receipt at once (the job

@@ -10,40 +10,60 @@ import (
 )
 
 // Report computes a till's X report (a reading that changes nothing) or Z
-// report (the day's closing: it gets the till's next Z serial, is stored, and
-// the next period starts where it ends). The period runs from the previous
-// Z report's end to now.
+// report (the day's closing: it gets the till's next Z serial and is
+// stored). Both cover what the next Z report closes: every receipt of the
+// till with a serial after the previous Z's last serial, up to the till's
+// last serial. A Z report holds the till's lock (Lock("till:<id>")), so Z
+// reports of a till, on one node or several, are made one after the other:
+// each receipt is in exactly one Z, and a period starts where the previous
+// one ended and never ends before it starts.
 func (h *Hub) Report(ctx context.Context, tillID string, kind report.Kind) (*report.Report, error) {
+	if kind != report.Z {
+		kind = report.X
+	}
 	var rep *report.Report
-	now := h.now()
 	fn := func(tx kvitt.Tx) error {
+		if kind == report.Z {
+			if err := tx.Lock(tillLock(tillID)); err != nil {
+				return err
+			}
+		}
+		// The clock is read once the lock is held: the Z before this one has
+		// ended (and its end was read under the same lock).
+		now := h.now().Truncate(time.Microsecond)
 		till, shop, m, err := tillContext(tx, tillID)
 		if err != nil {
 			return err
 		}
-		opts := report.Options{Kind: kind, PeriodEnd: now, Generated: now, TillID: till.ID, RegisterID: till.RegisterID,
+		last, upTo, err := nextClosing(tx, tillID, kind == report.Z)
+		if err != nil {
+			return err
+		}
+		opts := report.Options{Kind: kind, Serial: 1, PeriodEnd: now, Generated: now, TillID: till.ID, RegisterID: till.RegisterID,
 			MerchantName: m.Name, OrgNr: m.OrgNr, StoreName: shop.Name, Address: shop.Address, Currency: m.Currency}
-		last, err := tx.LastZReport(tillID)
-		switch {
-		case err == nil:
-			opts.PeriodStart = last.PeriodEnd
+		from := int64(1)
+		if last != nil {
 			var prev report.Report
 			if err := json.Unmarshal(last.Data, &prev); err != nil {
 				return err
 			}
-			opts.GrandTotalsBefore = prev.GrandTotals
-			opts.Serial = last.Serial + 1
-		case kvitt.ErrorCode(err) == kvitt.ENOTFOUND:
-			opts.Serial = 1
-		default:
-			return err
+			opts.PeriodStart, opts.GrandTotalsBefore, opts.Serial = last.PeriodEnd, prev.GrandTotals, last.Serial+1
+			from = last.LastSerial + 1
 		}
+		// Two nodes' clocks may disagree: a period never ends before it starts.
+		if opts.PeriodEnd.Before(opts.PeriodStart) {
+			opts.PeriodEnd = opts.PeriodStart
+		}
+		// Serials only grow; never reach back into a closed Z.
+		upTo = max(upTo, from-1)
 		if kind == report.X {
 			opts.Serial = 0
 		}
-		receipts, err := tx.ListReceipts(kvitt.ReceiptFilter{TillID: tillID, From: opts.PeriodStart, To: now.Add(time.Microsecond)})
-		if err != nil {
-			return err
+		var receipts []*kvitt.Receipt
+		if upTo >= from {
+			if receipts, err = tx.ListReceipts(kvitt.ReceiptFilter{TillID: tillID, FromSerial: from, ToSerial: upTo}); err != nil {
+				return err
+			}
 		}
 		rep = report.Compute(receipts, opts)
 		if kind != report.Z {
@@ -53,11 +73,12 @@ func (h *Hub) Report(ctx context.Context, tillID string, kind report.Kind) (*rep
 		if err != nil {
 			return err
 		}
-		if err := tx.CreateZReport(&kvitt.ZReport{TillID: tillID, Serial: opts.Serial, PeriodStart: opts.PeriodStart, PeriodEnd: now.Add(time.Microsecond), Data: data, Created: now}); err != nil {
+		if err := tx.CreateZReport(&kvitt.ZReport{TillID: tillID, Serial: opts.Serial, PeriodStart: opts.PeriodStart, PeriodEnd: opts.PeriodEnd,
+			FirstSerial: from, LastSerial: upTo, Data: data, Created: now}); err != nil {
 			return err
 		}
-		j, _ := json.Marshal(map[string]any{"till": tillID, "serial": opts.Serial, "sales": rep.Sales.Amount, "returns": rep.Returns.Amount,
-			"grand_totals": rep.GrandTotals})
+		j, _ := json.Marshal(map[string]any{"till": tillID, "serial": opts.Serial, "first_serial": from, "last_serial": upTo,
+			"sales": rep.Sales.Amount, "returns": rep.Returns.Amount, "grand_totals": rep.GrandTotals})
 		return tx.AppendJournal(&kvitt.JournalEntry{At: now, Kind: "z_report", Ref: tillID, Data: string(j)})
 	}
 	var err error
@@ -67,6 +88,55 @@ func (h *Hub) Report(ctx context.Context, tillID string, kind report.Kind) (*rep
 		err = h.Store.View(ctx, fn)
 	}
 	return rep, err
+}
+
+// tillLock names the lock a Z report holds while it chooses and closes the
+// till's receipts (kvitt.Tx.Lock).
+func tillLock(tillID string) string { return "till:" + tillID }
+
+// nextClosing reads what the till's next Z report closes: the previous Z
+// report (nil if none) and the till's last serial; the receipts are those
+// with a serial after last.LastSerial up to upTo. Every one of them is
+// committed (see kvitt.Tx.LastReceiptSerial). A Z report calls it holding
+// the till's lock. An X report runs in a View without it: on PostgreSQL each
+// statement reads what is committed when it starts, so a Z committed
+// between the two reads would already have closed some of those serials;
+// the Z is read again after the serial, and the pair is read anew until
+// they agree.
+func nextClosing(tx kvitt.Tx, tillID string, locked bool) (last *kvitt.ZReport, upTo int64, err error) {
+	if last, err = lastZ(tx, tillID); err != nil {
+		return nil, 0, err
+	}
+	for range 10 {
+		if upTo, err = tx.LastReceiptSerial(tillID); err != nil || locked {
+			return last, upTo, err
+		}
+		again, err := lastZ(tx, tillID)
+		if err != nil {
+			return nil, 0, err
+		}
+		if zSerial(again) == zSerial(last) {
+			return last, upTo, nil
+		}
+		last = again
+	}
+	return nil, 0, kvitt.Errorf(kvitt.ECONFLICT, "Z reports of till %s are being taken; try again", tillID)
+}
+
+// lastZ is tx.LastZReport with nil for none.
+func lastZ(tx kvitt.Tx, tillID string) (*kvitt.ZReport, error) {
+	z, err := tx.LastZReport(tillID)
+	if kvitt.ErrorCode(err) == kvitt.ENOTFOUND {
+		return nil, nil
+	}
+	return z, err
+}
+
+func zSerial(z *kvitt.ZReport) int64 {
+	if z == nil {
+		return 0
+	}
+	return z.Serial
 }
 
 // ZReport returns a stored Z report by serial.
@@ -92,6 +162,16 @@ func (h *Hub) CopyReceipt(ctx context.Context, id string) (*kvitt.Receipt, error
 	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
 		orig, err := tx.GetReceipt(id)
 		if err != nil {
+			return err
+		}
+		// One copy only: the check runs under the sale's lock, the one every
+		// check of a sale's receipts and balance takes, and reads after it,
+		// so racing copy requests, on one node or several, check one after
+		// the other.
+		if err := tx.Lock(saleLock(orig.SaleID)); err != nil {
+			return err
+		}
+		if orig, err = tx.GetReceipt(id); err != nil {
 			return err
 		}
 		if orig.Type != kvitt.ReceiptNormal {
@@ -133,6 +213,11 @@ func (h *Hub) ProForma(ctx context.Context, saleID string) (*kvitt.Receipt, erro
 	var rc *kvitt.Receipt
 	now := h.now()
 	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+		// The sale must be open, checked under its lock: a complete or cancel
+		// racing this one comes before or after, not in between.
+		if err := tx.Lock(saleLock(saleID)); err != nil {
+			return err
+		}
 		s, err := tx.GetSale(saleID)
 		if err != nil {
 			return err
@@ -170,7 +255,9 @@ func (h *Hub) newReceipt(tx kvitt.Tx, s *kvitt.Sale, typ kvitt.ReceiptType, ps [
 		if !p.State.Captured() {
 			continue
 		}
-		rc.Tenders = append(rc.Tenders, kvitt.Tender{PaymentID: p.ID, Method: p.Method, Amount: p.Applied(), Tip: p.Tip,
+		// The tender is what the means of payment took (the drawer's cash,
+		// rounding included); Rounding says how much of it was rounding.
+		rc.Tenders = append(rc.Tenders, kvitt.Tender{PaymentID: p.ID, Method: p.Method, Amount: p.Amount, Tip: p.Tip,
 			Tendered: p.Tendered, Change: p.Change, Rounding: p.Rounding, Reference: p.Reference, Card: p.Card})
 		rc.Tip += p.Tip
 	}

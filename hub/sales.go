@@ -3,6 +3,8 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
@@ -106,7 +108,11 @@ func (h *Hub) ViewSale(ctx context.Context, id string) (*SaleView, error) {
 		}
 		v = &SaleView{Sale: s, Payments: ps}
 		v.Paid, _, _ = balance(s, ps)
-		v.Due = s.Total - v.Paid
+		if s.State == kvitt.SaleOpen {
+			// A completed or cancelled sale owes nothing: refunds after
+			// completion are returns, not a balance to pay again.
+			v.Due = max(s.Total-v.Paid, 0)
+		}
 		return nil
 	})
 	return v, err
@@ -114,9 +120,16 @@ func (h *Hub) ViewSale(ctx context.Context, id string) (*SaleView, error) {
 
 // balance returns what captured payments brought in (net of refunds), what
 // open payments may still bring, and the open payment, if any.
+//
+// A payment that needs a person (Attention: money that arrived after kvitt
+// had ended the payment) counts for nothing until the person keeps it.
 func balance(s *kvitt.Sale, ps []*kvitt.Payment) (paid, open int64, openPayment *kvitt.Payment) {
 	for _, p := range ps {
 		switch {
+		case p.Attention != "":
+		case p.State == kvitt.PaymentRefunded:
+			// All given back: the cash rounding with it, so nothing is left
+			// even where the drawer paid out a rounded sum.
 		case p.State.Captured():
 			paid += p.Applied() - min(p.Refunded, p.Applied())
 		case p.State.Open():
@@ -174,66 +187,185 @@ func isCode(err error, code string) bool {
 
 // RecoveryItem is something on a till that needs a person's decision.
 type RecoveryItem struct {
+	// Key orders the items and is the cursor of the next page.
+	Key     string
 	Sale    *kvitt.Sale
 	Payment *kvitt.Payment
+	// Refund is set for a refund that needs a person.
+	Refund *kvitt.Refund
 	// Receipt is set for a receipt the control unit has not registered.
 	Receipt *kvitt.Receipt
 	Reason  string
 }
 
-// Recovery lists a till's payments that need a cashier: money taken for a sale
-// that has no receipt (complete the sale with it, or refund it), and payments
-// whose outcome is unknown (resolve by hand after checking with the provider).
-func (h *Hub) Recovery(ctx context.Context, tillID string) ([]RecoveryItem, error) {
-	var out []RecoveryItem
+// RecoveryPage is one page of a till's recovery list.
+type RecoveryPage struct {
+	Items []RecoveryItem
+	// Next, if not empty, is the cursor for the next page.
+	Next string
+}
+
+// MaxRecoveryPage is the most items a recovery page holds.
+const MaxRecoveryPage = 200
+
+// Recovery lists exactly what on a till needs a person, oldest first, limit
+// items after the cursor after (""= from the start):
+//   - money taken for a sale that has no receipt (complete the sale with
+//     it, or refund it);
+//   - money that arrived after kvitt had ended the payment (keep it for the
+//     sale, or refund it);
+//   - payments and refunds whose outcome is unknown (resolve them by hand
+//     after checking with the provider);
+//   - payments and refunds kvitt has stopped following (their follow-up
+//     job is gone or given up, e.g. the method was removed from the
+//     configuration);
+//   - refunds paid out after kvitt had booked them failed;
+//   - receipts the control unit has not registered.
+//
+// It reads only what may need a person, so its cost does not grow with
+// the ledger.
+func (h *Hub) Recovery(ctx context.Context, tillID string, after string, limit int) (*RecoveryPage, error) {
+	if limit <= 0 || limit > MaxRecoveryPage {
+		limit = MaxRecoveryPage
+	}
+	var items []RecoveryItem
+	now := h.now()
 	err := h.Store.View(ctx, func(tx kvitt.Tx) error {
-		ps, err := tx.ListPayments([]kvitt.PaymentState{kvitt.PaymentPaid, kvitt.PaymentPartiallyRefunded, kvitt.PaymentUnknown, kvitt.PaymentAuthorized}, 1000)
+		if _, err := tx.GetTill(tillID); err != nil {
+			return err
+		}
+		sales := map[string]*kvitt.Sale{}
+		saleOf := func(id string) (*kvitt.Sale, error) {
+			if s, ok := sales[id]; ok {
+				return s, nil
+			}
+			s, err := tx.GetSale(id)
+			sales[id] = s
+			return s, err
+		}
+		// stopped says why kvitt no longer follows an open payment or refund, or "".
+		stopped := func(kind, ref string) (string, error) {
+			j, err := tx.JobFor(kind, ref)
+			switch {
+			case kvitt.ErrorCode(err) == kvitt.ENOTFOUND:
+				return "kvitt has no follow-up for it any more.", nil
+			case err != nil:
+				return "", err
+			case j.Dead:
+				return "kvitt gave up asking the provider about it (last answer: " + j.LastError + ").", nil
+			}
+			return "", nil
+		}
+		ps, err := tx.RecoveryPayments(tillID)
 		if err != nil {
 			return err
 		}
 		for _, p := range ps {
-			if p.TillID != tillID {
-				continue
-			}
-			s, err := tx.GetSale(p.SaleID)
+			s, err := saleOf(p.SaleID)
 			if err != nil {
 				return err
 			}
+			var reason string
 			switch {
+			case p.Attention != "" && p.Refundable() > 0:
+				reason = p.Message
+			case p.Attention != "":
+				continue // refunded in full: nothing left to decide
 			case p.State == kvitt.PaymentUnknown:
-				out = append(out, RecoveryItem{Sale: s, Payment: p, Reason: "The outcome of this payment is unknown. Check with the provider, then resolve it as paid or failed."})
-			case s.State == kvitt.SaleOpen && p.Refundable() > 0:
-				out = append(out, RecoveryItem{Sale: s, Payment: p, Reason: "Money was taken but the sale has no receipt. Complete the sale with this payment, or refund it."})
+				reason = "The outcome of this payment is unknown. Check with the provider, then resolve it as paid or failed."
+			case p.State.Captured():
+				if s.State != kvitt.SaleOpen || p.Refundable() <= 0 {
+					continue
+				}
+				reason = "Money was taken but the sale has no receipt. Complete the sale with this payment, or refund it."
+			case p.State.Open():
+				if p.InFlightUntil.After(now) {
+					continue // kvitt is still waiting for the provider's answer
+				}
+				why, err := stopped(jobPaymentSync, p.ID)
+				if err != nil {
+					return err
+				}
+				if why == "" {
+					continue // followed by its sync job
+				}
+				reason = "This payment is still " + string(p.State) + " and " + why + " Check with the provider, then cancel it or resolve it."
+			default:
+				continue
 			}
+			items = append(items, RecoveryItem{Key: recoveryKey(p.Created, p.ID), Sale: s, Payment: p, Reason: reason})
+		}
+		rs, err := tx.RecoveryRefunds(tillID)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			p, err := tx.GetPayment(r.PaymentID)
+			if err != nil {
+				return err
+			}
+			s, err := saleOf(p.SaleID)
+			if err != nil {
+				return err
+			}
+			var reason string
+			switch {
+			case r.Attention != "":
+				reason = r.Message
+			case r.State == kvitt.RefundUnknown:
+				reason = "The outcome of this refund is unknown. Check with the provider, then resolve it as succeeded or failed."
+			default: // created or pending
+				if r.InFlightUntil.After(now) {
+					continue
+				}
+				why, err := stopped(jobRefundSync, r.ID)
+				if err != nil {
+					return err
+				}
+				if why == "" {
+					continue
+				}
+				reason = "This refund is still " + string(r.State) + " and " + why + " Check with the provider, then resolve it."
+			}
+			items = append(items, RecoveryItem{Key: recoveryKey(r.Created, r.ID), Sale: s, Payment: p, Refund: r, Reason: reason})
 		}
 		pending, err := tx.ListReceipts(kvitt.ReceiptFilter{TillID: tillID, Registration: kvitt.RegistrationPending})
 		if err != nil {
 			return err
 		}
-		jobs, err := tx.ListJobs()
-		if err != nil {
-			return err
-		}
-		lastErr := map[string]string{}
-		for _, j := range jobs {
-			if j.Kind == jobReceiptRegister {
-				lastErr[j.Ref] = j.LastError
-			}
-		}
 		for _, rc := range pending {
-			s, err := tx.GetSale(rc.SaleID)
+			s, err := saleOf(rc.SaleID)
 			if err != nil {
 				return err
 			}
 			reason := "Receipt " + strconv.FormatInt(rc.Serial, 10) + " is not registered with the control unit yet; do not print it as a receipt until it is."
-			if e := lastErr[rc.ID]; e != "" {
-				reason += " Last answer: " + e
+			j, err := tx.JobFor(jobReceiptRegister, rc.ID)
+			if err != nil && kvitt.ErrorCode(err) != kvitt.ENOTFOUND {
+				return err
 			}
-			out = append(out, RecoveryItem{Sale: s, Receipt: rc, Reason: reason})
+			if err == nil && j.LastError != "" {
+				reason += " Last answer: " + j.LastError
+			}
+			items = append(items, RecoveryItem{Key: recoveryKey(rc.Created, rc.ID), Sale: s, Receipt: rc, Reason: reason})
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].Key < items[j].Key })
+	i := sort.Search(len(items), func(i int) bool { return items[i].Key > after })
+	items = items[i:]
+	page := &RecoveryPage{Items: items}
+	if len(items) > limit {
+		page.Items, page.Next = items[:limit], items[limit-1].Key
+	}
+	return page, nil
+}
+
+// recoveryKey orders recovery items by creation, then id.
+func recoveryKey(created time.Time, id string) string {
+	return fmt.Sprintf("%016x.%s", created.UnixMicro(), id)
 }
 
 // Display is what a till's customer and cashier displays show: the till's

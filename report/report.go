@@ -107,9 +107,16 @@ type Report struct {
 	ProForma Counter `json:"pro_forma"`
 
 	Payments  []PaymentTotal `json:"payments"`
-	Tips      Counter        `json:"tips"`     // receipts with a tip, and the tips (returns' tips subtracted)
-	Rounding  int64          `json:"rounding"` // öresavrundning, sum over cash tenders
+	Tips      Counter        `json:"tips"`     // sale receipts with a tip, and the tips less the tips refunded
+	Rounding  int64          `json:"rounding"` // öresavrundning, sum over cash tenders (on returns subtracted)
 	Discounts Counter        `json:"discounts"`
+	// TipRefunds are the return receipts that give a tip back, and the tips
+	// given back (positive): a tip refund is no return of goods and has no VAT.
+	TipRefunds Counter `json:"tip_refunds"`
+	// ReturnRounding is the öresavrundning on returns, as recorded on the
+	// refunds (negative: the drawer paid out less than the goods); Rounding
+	// has it subtracted.
+	ReturnRounding int64 `json:"return_rounding"`
 	// Quantities of goods and services, in thousandths (as SaleLine.QuantityMilli).
 	ItemsSoldMilli     int64 `json:"items_sold_milli"`
 	ItemsReturnedMilli int64 `json:"items_returned_milli"`
@@ -177,7 +184,9 @@ func Compute(receipts []*kvitt.Receipt, opts Options) *Report {
 		}
 		vats := vatSales
 		if ret {
-			rep.Returns.add(total)
+			if total != 0 || len(r.Lines) > 0 { // a refund of only a tip returns no goods
+				rep.Returns.add(total)
+			}
 			vats = vatReturns
 		} else {
 			rep.Sales.add(total)
@@ -202,8 +211,12 @@ func Compute(receipts []*kvitt.Receipt, opts Options) *Report {
 				}
 			}
 		}
-		if r.Tip != 0 {
-			rep.Tips.add(sign * abs(r.Tip))
+		switch {
+		case r.Tip != 0 && ret:
+			rep.TipRefunds.add(abs(r.Tip))
+			rep.Tips.Amount -= abs(r.Tip)
+		case r.Tip != 0:
+			rep.Tips.add(abs(r.Tip))
 		}
 		for _, t := range r.Tenders {
 			p := payments[t.Method]
@@ -215,6 +228,9 @@ func Compute(receipts []*kvitt.Receipt, opts Options) *Report {
 			p.Amount += sign * abs(t.Amount)
 			p.Tip += sign * abs(t.Tip)
 			rep.Rounding += sign * t.Rounding
+			if ret {
+				rep.ReturnRounding += t.Rounding
+			}
 		}
 	}
 	rep.VATSales = sorted(vatSales)
