@@ -91,7 +91,7 @@ func (s *Server) handleGetSale(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toSaleViewJSON(v, s.PublicURL, audienceOf(principalOf(r.Context()))))
+	writeJSON(w, http.StatusOK, toSaleViewJSON(v, s.qrURL, audienceOf(principalOf(r.Context()))))
 	return nil
 }
 
@@ -143,7 +143,7 @@ func (s *Server) handleCancelSale(w http.ResponseWriter, r *http.Request) error 
 
 // paymentJSON is the payment as the request's principal may see it.
 func (s *Server) paymentJSON(r *http.Request, p *kvitt.Payment) paymentJSON {
-	return toPaymentJSONFor(p, s.PublicURL, audienceOf(principalOf(r.Context())))
+	return toPaymentJSONFor(p, s.qrURL, audienceOf(principalOf(r.Context())))
 }
 
 func (s *Server) paymentFor(r *http.Request) (*kvitt.Payment, error) {
@@ -280,38 +280,60 @@ func (s *Server) handleGetRefund(w http.ResponseWriter, r *http.Request) error {
 }
 
 // handleQR renders the payment's QR code (unique to the payment, never reused).
-func (s *Server) handleQR(format string) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
+// qrRoute serves a payment's QR code: to a request with a valid signed
+// link (qrlink.go) without a key, otherwise as any API call.
+func (s *Server) qrRoute(format string) http.Handler {
+	authed := s.api(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.paymentFor(r)
 		if err != nil {
 			return err
 		}
-		if p.Action == nil || p.Action.QRData == "" {
-			return kvitt.Errorf(kvitt.ENOTFOUND, "payment %s has no QR code to show (state %s)", p.ID, p.State)
-		}
-		size := 512
-		if v := r.URL.Query().Get("size"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 128 || n > 2048 {
-				return &kvitt.Error{Code: kvitt.EUNPROCESSABLE, Field: "size", Message: "must be a whole number of pixels from 128 to 2048"}
-			}
-			size = n
-		}
-		var b []byte
-		if format == "svg" {
-			b, err = qr.SVG(p.Action.QRData, size)
-			w.Header().Set("Content-Type", "image/svg+xml")
-		} else {
-			b, err = qr.PNG(p.Action.QRData, size)
-			w.Header().Set("Content-Type", "image/png")
-		}
+		return renderQR(w, r, p, format)
+	})
+	return s.public(func(w http.ResponseWriter, r *http.Request) error {
+		signed, err := s.qrSigned(r, r.PathValue("id"), format)
 		if err != nil {
 			return err
 		}
-		w.Header().Set("Cache-Control", "private, no-store")
-		w.Write(b)
-		return nil
+		if !signed {
+			authed.ServeHTTP(w, r)
+			return nil
+		}
+		p, err := s.Hub.GetPayment(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return renderQR(w, r, p, format)
+	})
+}
+
+func renderQR(w http.ResponseWriter, r *http.Request, p *kvitt.Payment, format string) error {
+	if p.Action == nil || p.Action.QRData == "" {
+		return kvitt.Errorf(kvitt.ENOTFOUND, "payment %s has no QR code to show (state %s)", p.ID, p.State)
 	}
+	size := 512
+	if v := r.URL.Query().Get("size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 128 || n > 2048 {
+			return &kvitt.Error{Code: kvitt.EUNPROCESSABLE, Field: "size", Message: "must be a whole number of pixels from 128 to 2048"}
+		}
+		size = n
+	}
+	var b []byte
+	var err error
+	if format == "svg" {
+		b, err = qr.SVG(p.Action.QRData, size)
+		w.Header().Set("Content-Type", "image/svg+xml")
+	} else {
+		b, err = qr.PNG(p.Action.QRData, size)
+		w.Header().Set("Content-Type", "image/png")
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Write(b)
+	return nil
 }
 
 // Receipts.
@@ -572,10 +594,10 @@ func (s *Server) handleDisplay(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := map[string]any{"till_id": id}
 	if d.Sale != nil {
-		out["sale"] = toSaleViewJSON(d.Sale, s.PublicURL, tillAudience)
+		out["sale"] = toSaleViewJSON(d.Sale, s.qrURL, tillAudience)
 	}
 	if d.Payment != nil {
-		out["payment"] = toPaymentJSONFor(d.Payment, s.PublicURL, tillAudience)
+		out["payment"] = toPaymentJSONFor(d.Payment, s.qrURL, tillAudience)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

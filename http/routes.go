@@ -28,8 +28,8 @@ func (s *Server) routes() {
 	m.Handle("POST /v1/payments/{id}/resolve", s.api(s.handleResolvePayment))
 	m.Handle("POST /v1/payments/{id}/refunds", s.api(s.handleCreateRefund))
 	m.Handle("GET /v1/payments/{id}/refunds", s.api(s.handleListRefunds))
-	m.Handle("GET /v1/payments/{id}/qr.svg", s.api(s.handleQR("svg")))
-	m.Handle("GET /v1/payments/{id}/qr.png", s.api(s.handleQR("png")))
+	m.Handle("GET /v1/payments/{id}/qr.svg", s.qrRoute("svg"))
+	m.Handle("GET /v1/payments/{id}/qr.png", s.qrRoute("png"))
 	m.Handle("GET /v1/refunds/{id}", s.api(s.handleGetRefund))
 	m.Handle("POST /v1/refunds/{id}/resolve", s.api(s.handleResolveRefund))
 

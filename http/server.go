@@ -34,6 +34,7 @@ type Server struct {
 
 	metrics *metrics
 	mux     *http.ServeMux
+	qr      qrLinks
 }
 
 // NewServer returns the API handler.
@@ -45,6 +46,7 @@ func NewServer(s *Server) *Server {
 		s.Registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.Registry)
+	s.qr.store = s.Store
 	s.Hub.SetMetrics(s.metrics)
 	s.mux = http.NewServeMux()
 	s.routes()

@@ -54,7 +54,7 @@ func (s *Server) handlePaymentEvents(w http.ResponseWriter, r *http.Request) err
 		}
 		for _, e := range events {
 			b, _ := json.Marshal(eventJSON{Seq: e.Seq, From: string(e.From), To: string(e.To), Cause: e.Cause, Message: e.Message, At: e.At,
-				Payment: toPaymentJSON(cur, s.PublicURL)})
+				Payment: toPaymentJSON(cur, s.qrURL)})
 			fmt.Fprintf(w, "id: %d\nevent: payment\ndata: %s\n\n", e.Seq, b)
 			after = e.Seq
 		}

@@ -207,11 +207,11 @@ func toSaleJSON(s *kvitt.Sale) saleJSON {
 		Total: s.Total, VAT: vatsJSON(s.VAT), ReceiptID: s.ReceiptID, CreatedAt: s.Created, UpdatedAt: s.Updated}
 }
 
-func toSaleViewJSON(v *hub.SaleView, qrBase string, a audience) saleJSON {
+func toSaleViewJSON(v *hub.SaleView, qrURL qrLinker, a audience) saleJSON {
 	j := toSaleJSON(v.Sale)
 	j.Paid, j.Due = &v.Paid, &v.Due
 	for _, p := range v.Payments {
-		j.Payments = append(j.Payments, toPaymentJSONFor(p, qrBase, a))
+		j.Payments = append(j.Payments, toPaymentJSONFor(p, qrURL, a))
 	}
 	return j
 }
@@ -294,12 +294,16 @@ type paymentJSON struct {
 
 // toPaymentJSON is the payment as a till sees it (tillAudience): the event
 // stream's view, and the safe default.
-func toPaymentJSON(p *kvitt.Payment, qrBase string) paymentJSON {
-	return toPaymentJSONFor(p, qrBase, tillAudience)
+func toPaymentJSON(p *kvitt.Payment, qrURL qrLinker) paymentJSON {
+	return toPaymentJSONFor(p, qrURL, tillAudience)
 }
 
 // toPaymentJSONFor is the payment as audience a sees it.
-func toPaymentJSONFor(p *kvitt.Payment, qrBase string, a audience) paymentJSON {
+// qrLinker returns the link to a payment's QR code in a format ("svg", "png").
+type qrLinker func(p *kvitt.Payment, format string) string
+
+// toPaymentJSONFor is the payment as audience a sees it.
+func toPaymentJSONFor(p *kvitt.Payment, qrURL qrLinker, a audience) paymentJSON {
 	j := paymentJSON{ID: p.ID, SaleID: p.SaleID, TillID: p.TillID, Method: p.Method, Amount: p.Amount, Currency: string(p.Currency),
 		State: string(p.State), Reference: p.Reference, Action: p.Action, Tendered: p.Tendered, Change: p.Change, Rounding: p.Rounding,
 		Tip: p.Tip, Card: p.Card, Refunded: p.Refunded, Refundable: p.Refundable(), ErrorCode: p.ErrorCode, Message: p.Message,
@@ -322,10 +326,10 @@ func toPaymentJSONFor(p *kvitt.Payment, qrBase string, a audience) paymentJSON {
 		d := p.Deadline
 		j.Deadline = &d
 	}
-	if j.Action != nil && j.Action.QRData != "" && qrBase != "" {
+	if j.Action != nil && j.Action.QRData != "" && qrURL != nil {
 		a := *j.Action
-		a.QRSVGURL = qrBase + "/v1/payments/" + p.ID + "/qr.svg"
-		a.QRPNGURL = qrBase + "/v1/payments/" + p.ID + "/qr.png"
+		a.QRSVGURL = qrURL(p, "svg")
+		a.QRPNGURL = qrURL(p, "png")
 		j.Action = &a
 	}
 	return j
