@@ -184,6 +184,9 @@ func (t *Terminal) payment(w http.ResponseWriter, r *http.Request, h, b map[stri
 		return
 	}
 
+	if !t.waitHold(sid) {
+		return
+	}
 	t.mu.Lock()
 	switch {
 	case !t.loggedIn[saleID]:

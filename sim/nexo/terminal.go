@@ -129,6 +129,7 @@ type Terminal struct {
 	drop     int // answers to drop
 	aborts   int // AbortRequests received
 	screen   string
+	hold     *hold // test hook: PaymentRequests wait (HoldPayments)
 	closed   chan struct{}
 
 	srv *http.Server

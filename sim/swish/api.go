@@ -270,6 +270,9 @@ func readCreate(w http.ResponseWriter, r *http.Request, aliasField string) (id s
 }
 
 func (s *Sim) createPayment(w http.ResponseWriter, r *http.Request) {
+	if !s.waitHold(r) {
+		panic(http.ErrAbortHandler)
+	}
 	id, m, body, ok := readCreate(w, r, "payeeAlias")
 	if !ok {
 		return

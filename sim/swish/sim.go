@@ -95,6 +95,7 @@ type Sim struct {
 	callbacks []Callback
 	faults    []Fault
 	drop      bool
+	hold      *hold // test hook: creates wait (HoldCreates)
 	closed    bool
 	timers    map[*time.Timer]struct{}
 	wg        sync.WaitGroup
