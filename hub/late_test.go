@@ -68,8 +68,18 @@ func TestPaidAfterEnded(t *testing.T) {
 				if _, err := n.ResolvePayment(ctx, p.ID, kvitt.PaymentPaid, "keep", "test"); kvitt.ErrorCode(err) != kvitt.ECONFLICT {
 					t.Errorf("keeping a late payment on a completed sale: %v, want a conflict", err)
 				}
-				if _, err := n.CreateRefund(ctx, p.ID, RefundInput{Amount: 10000}); err != nil {
+				if _, err := n.CreateRefund(ctx, p.ID, RefundInput{Amount: 100, Lines: []kvitt.ReturnLine{{Line: 0, QuantityMilli: 1000}}}); kvitt.ErrorField(err) != "lines" {
+					t.Errorf("returning goods against late money: %v, want a 422 on lines", err)
+				}
+				r, err := n.CreateRefund(ctx, p.ID, RefundInput{Amount: 10000})
+				if err != nil {
 					t.Fatal(err)
+				}
+				// Late money bought no goods: giving it back is no return of
+				// goods (before: a return receipt took the cash-paid goods
+				// out of the day's sales and VAT).
+				if r.ReceiptID != "" {
+					t.Errorf("refund of late money issued return receipt %s", r.ReceiptID)
 				}
 				if page, _ = n.Recovery(ctx, "1", "", 0); len(page.Items) != 0 {
 					t.Errorf("recovery after the refund lists %d items, want none", len(page.Items))

@@ -174,11 +174,13 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 		// The outcome is unknown: the payment stays as stored, and the sync
 		// job asks the provider by the same reference. Never a second charge.
 		h.Logger.Warn("payment start: no answer", "payment", p.ID, "method", p.Method, "err", err)
-		p, err := h.applyWith(ctx, p.ID, kvitt.Update{}, CauseProvider, applyEndFlight)
-		h.scheduleSync(ctx, p.ID, time.Second)
-		return p, err
+		// The till may have gone (its request cancelled): the bookkeeping
+		// of the lost answer is done all the same.
+		bg := context.WithoutCancel(ctx)
+		h.scheduleSync(bg, p.ID, time.Second)
+		return h.applyWith(bg, p.ID, kvitt.Update{}, CauseProvider, applyEndFlight)
 	}
-	return h.applyWith(ctx, p.ID, u, CauseProvider, applyEndFlight)
+	return h.applyWith(context.WithoutCancel(ctx), p.ID, u, CauseProvider, applyEndFlight)
 }
 
 // saleLock names the lock that serializes every check of what a sale owes

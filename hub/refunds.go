@@ -259,7 +259,8 @@ func (h *Hub) applyRefundTo(tx kvitt.Tx, p *kvitt.Payment, r *kvitt.Refund, ru k
 		if err != nil {
 			return err
 		}
-		if s.State == kvitt.SaleCompleted {
+		// Late money (Attention) bought no goods: giving it back is no return.
+		if s.State == kvitt.SaleCompleted && p.Attention == "" {
 			rc, err := h.issueReturn(tx, s, p, r, h.now())
 			if err != nil {
 				return err

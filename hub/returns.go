@@ -72,7 +72,11 @@ func planRefund(tx kvitt.Tx, p *kvitt.Payment, s *kvitt.Sale, amount int64, line
 		return min(max(cur.RoundCash(goodsOut+goods)-moneyOut, 0), moneyLeft)
 	}
 	var goods, tip int64
+	late := p.Attention != "" // money that arrived after kvitt had ended the payment: it bought nothing
 	if len(lines) > 0 {
+		if late {
+			return plan, kvitt.FieldError("lines", "payment %s took money after kvitt had ended it; it paid for no goods: refund it without lines", p.ID)
+		}
 		if s.State != kvitt.SaleCompleted {
 			return plan, kvitt.FieldError("lines", "goods are returned from a completed sale; this one is %s", s.State)
 		}
@@ -109,7 +113,7 @@ func planRefund(tx kvitt.Tx, p *kvitt.Payment, s *kvitt.Sale, amount int64, line
 			tip = amount - goods
 		}
 	}
-	if s.State == kvitt.SaleCompleted && goods > 0 {
+	if s.State == kvitt.SaleCompleted && goods > 0 && !late {
 		if err := checkSaleLeft(tx, s, goods, plan.Lines); err != nil {
 			return plan, err
 		}
@@ -181,6 +185,9 @@ func returnsLeft(tx kvitt.Tx, s *kvitt.Sale, except string) (saleLeft, error) {
 		return l, err
 	}
 	for _, p := range ps {
+		if p.Attention != "" {
+			continue // its refunds give back late money, not goods of the sale
+		}
 		rs, err := tx.ListRefunds(p.ID)
 		if err != nil {
 			return l, err

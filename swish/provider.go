@@ -257,10 +257,13 @@ func isNotFound(err error) bool {
 }
 
 // Status reads the payment request by its instructionUUID. A 404 means the
-// create never arrived: it is sent again with the same instructionUUID
-// (Swish keeps one request per UUID), unless the payer window has passed.
+// create never arrived: for an open payment it is sent again with the same
+// instructionUUID (Swish keeps one request per UUID), unless the payer
+// window has passed. A payment kvitt has ended (read again because a
+// callback came for it) is only read: sending its create now would let the
+// customer pay for a payment the till has given up.
 func (a *Provider) Status(ctx context.Context, t *kvitt.Till, p *kvitt.Payment) (kvitt.Update, error) {
-	return a.read(ctx, p, true)
+	return a.read(ctx, p, p.State.Open())
 }
 
 func (a *Provider) read(ctx context.Context, p *kvitt.Payment, resend bool) (kvitt.Update, error) {

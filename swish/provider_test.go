@@ -597,3 +597,20 @@ func TestRefundLostAnswer(t *testing.T) {
 		})
 	}
 }
+
+// A payment kvitt has ended is only read when a callback makes kvitt ask
+// about it again: a 404 sends no create (which would let the customer pay
+// for a payment the till gave up). Before, Status re-sent the create.
+func TestStatusOfEndedPaymentSendsNoCreate(t *testing.T) {
+	e := newEnv(t, swish.Config{}, simswish.Options{})
+	for _, st := range []kvitt.PaymentState{kvitt.PaymentFailed, kvitt.PaymentCancelled, kvitt.PaymentExpired, kvitt.PaymentDeclined} {
+		p := e.payment(4200)
+		p.State = st
+		if u, err := e.provider.Status(context.Background(), e.till, p); err == nil {
+			t.Errorf("%s: Status of a payment Swish never had: %+v, want an error", st, u)
+		}
+	}
+	if n := e.sim.PaymentCount(); n != 0 {
+		t.Fatalf("simulator holds %d payment requests, want none", n)
+	}
+}
