@@ -68,6 +68,13 @@ type (
 		RefundStatus(ctx context.Context, t *Till, p *Payment, r *Refund) (RefundUpdate, error)
 	}
 
+	// RefundCanceler stops a refund still waiting for the customer (a card
+	// refund waiting for the card on the terminal). An empty State means the
+	// provider took the cancel and the refund's own answer brings the outcome.
+	RefundCanceler interface {
+		CancelRefund(ctx context.Context, t *Till, p *Payment, r *Refund) (RefundUpdate, error)
+	}
+
 	// Capturer captures an authorized payment.
 	Capturer interface {
 		Capture(ctx context.Context, t *Till, p *Payment) (Update, error)

@@ -32,6 +32,8 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/payments/{id}/qr.png", s.qrRoute("png"))
 	m.Handle("GET /v1/refunds/{id}", s.api(s.handleGetRefund))
 	m.Handle("POST /v1/refunds/{id}/resolve", s.api(s.handleResolveRefund))
+	m.Handle("POST /v1/refunds/{id}/cancel", s.api(s.handleCancelRefund))
+	m.Handle("GET /v1/refunds/{id}/events", s.api(s.handleRefundEvents))
 
 	m.Handle("GET /v1/receipts/{id}", s.api(s.handleGetReceipt))
 	m.Handle("POST /v1/receipts/{id}/copy", s.api(s.handleCopyReceipt))

@@ -327,6 +327,51 @@ func (h *Hub) SyncRefund(ctx context.Context, id, cause string) (*kvitt.Refund, 
 	return h.applyRefund(ctx, id, ru)
 }
 
+// CancelRefund stops a refund still waiting for the customer (a card
+// refund waiting for the card): the provider aborts it, and the refund's own
+// answer says how it ended (failed: nothing paid back; or succeeded, if the
+// card was read just before). A refund decided at once (Swish, cash) cannot
+// be cancelled. It returns the refund after giving the answer a moment.
+func (h *Hub) CancelRefund(ctx context.Context, id string) (*kvitt.Refund, error) {
+	r, err := h.GetRefund(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.State != kvitt.RefundCreated && r.State != kvitt.RefundPending {
+		return nil, kvitt.Errorf(kvitt.ECONFLICT, "refund %s is %s; only a refund waiting for the customer can be cancelled", id, r.State)
+	}
+	p, err := h.GetPayment(ctx, r.PaymentID)
+	if err != nil {
+		return nil, err
+	}
+	prov, till, err := h.providerFor(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	rc, ok := prov.(kvitt.RefundCanceler)
+	if !ok {
+		return nil, kvitt.Errorf(kvitt.ECONFLICT, "%s refunds are decided at once and cannot be cancelled; refund %s is %s", p.Method, id, r.State)
+	}
+	wake, unsub := h.Subscribe(p.ID)
+	defer unsub()
+	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
+	defer cancel()
+	ru, err := rc.CancelRefund(cctx, till, p, r)
+	if err != nil {
+		h.Store.Update(context.WithoutCancel(ctx), func(tx kvitt.Tx) error {
+			return tx.EnqueueJob(&kvitt.Job{Kind: jobRefundSync, Ref: r.ID, RunAt: h.now().Add(time.Second)})
+		})
+		return nil, providerUnreachable(p.Method, err)
+	}
+	if ru.State != "" {
+		return h.applyRefund(ctx, id, ru)
+	}
+	return waitChange(ctx, wake, func() (*kvitt.Refund, bool, error) {
+		cur, err := h.GetRefund(ctx, id)
+		return cur, err == nil && cur.State != r.State && cur.State != kvitt.RefundCreated && cur.State != kvitt.RefundPending, err
+	})
+}
+
 // ResolveRefund lets a person settle a refund whose outcome kvitt cannot
 // know (unknown, or undecided with nothing following it any more), after
 // checking with the provider: succeeded (the money went back: the payment's

@@ -480,6 +480,26 @@ func (c *Card) fromRefund(r *kvitt.Refund, resp *PaymentResponse) kvitt.RefundUp
 	return kvitt.RefundUpdate{State: kvitt.RefundSucceeded, Provider: prov}
 }
 
+// CancelRefund aborts a card refund still waiting for the card. The
+// terminal then answers the refund's own PaymentRequest (Aborted, or the
+// refund if the card was read just before), which brings the outcome; after
+// a restart, RefundStatus does.
+func (c *Card) CancelRefund(ctx context.Context, t *kvitt.Till, p *kvitt.Payment, r *kvitt.Refund) (kvitt.RefundUpdate, error) {
+	ep, err := c.endpoint(t)
+	if err != nil {
+		return kvitt.RefundUpdate{}, err
+	}
+	if f := c.flying(r.Reference); f != nil && !f.sent.Load() {
+		// Still waiting for the terminal's slot in this process: it never
+		// reaches the terminal.
+		f.cancel()
+	}
+	if err := c.client.Abort(ctx, ep, MessageReference{MessageCategory: CategoryPayment, SaleID: ep.SaleID, ServiceID: r.Reference, POIID: ep.POIID}, "MerchantAbort"); err != nil {
+		return kvitt.RefundUpdate{}, err
+	}
+	return kvitt.RefundUpdate{}, nil
+}
+
 // RefundStatus recovers a refund whose answer was lost, by its ServiceID.
 func (c *Card) RefundStatus(ctx context.Context, t *kvitt.Till, p *kvitt.Payment, r *kvitt.Refund) (kvitt.RefundUpdate, error) {
 	ep, err := c.endpoint(t)

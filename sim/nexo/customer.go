@@ -8,9 +8,29 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/kvitt-hub/kvitt"
 )
+
+// customerWait is how long the customer waits for the terminal to show a
+// payment or refund before saying what it shows instead.
+const customerWait = 5 * time.Second
+
+// showing says what the terminal serves now, for a customer who cannot act.
+func (t *Terminal) showing() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.current
+	if c == nil || c.stage == StageIdle || c.stage == "" {
+		return "it shows its start screen"
+	}
+	what := "payment"
+	if c.paymentType == "Refund" {
+		what = "refund"
+	}
+	return fmt.Sprintf("it is serving %s %s (%s); finish or cancel that one first", what, c.serviceID, c.stage)
+}
 
 // Customer acts as the customer at the terminal for the hub's sandbox
 // endpoints. It implements kvitt.Customer.
@@ -27,7 +47,15 @@ func (t *Terminal) Customer() *Customer { return &Customer{t: t} }
 // cancel presses the red key; timeout walks away.
 func (c *Customer) Act(ctx context.Context, till *kvitt.Till, p *kvitt.Payment, action kvitt.CustomerAction, opts kvitt.CustomerOptions) error {
 	t := c.t
-	if err := t.WaitFor(ctx, p.Reference); err != nil {
+	// The request may still be on its way to the terminal: wait a moment,
+	// not for ever (a request queued behind another one would wait until
+	// that one is done).
+	wctx, cancel := context.WithTimeout(ctx, customerWait)
+	defer cancel()
+	if err := t.WaitFor(wctx, p.Reference); err != nil {
+		if ctx.Err() == nil {
+			return kvitt.Errorf(kvitt.ECONFLICT, "the terminal is not asking for a card for %s: %s", p.Reference, t.showing())
+		}
 		return fmt.Errorf("simnexo: payment %s is not on the terminal: %w", p.Reference, err)
 	}
 	switch action {

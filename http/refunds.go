@@ -1,0 +1,81 @@
+package http
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/kvitt-hub/kvitt"
+)
+
+// handleCancelRefund stops a refund still waiting for the customer (a card
+// refund waiting for the card on the terminal).
+func (s *Server) handleCancelRefund(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.refundFor(r); err != nil {
+		return err
+	}
+	rf, err := s.Hub.CancelRefund(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toRefundJSON(rf))
+	return nil
+}
+
+// handleRefundEvents streams a refund as server-sent events: the refund as
+// it is now, then again each time it changes, until it has succeeded or
+// failed (event "end"). The id of each event is the refund's version, so a
+// reconnecting client with Last-Event-ID gets only what it has not seen.
+func (s *Server) handleRefundEvents(w http.ResponseWriter, r *http.Request) error {
+	rf, err := s.refundFor(r)
+	if err != nil {
+		return err
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		return kvitt.Errorf(kvitt.EINTERNAL, "streaming unsupported")
+	}
+	var seen int64
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		fmt.Sscan(v, &seen)
+	}
+	wake, unsub := s.Hub.Subscribe(rf.PaymentID)
+	defer unsub()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "retry: 2000\n\n")
+	flusher.Flush()
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	recheck := time.NewTicker(2 * time.Second) // changes made by another node
+	defer recheck.Stop()
+	for {
+		cur, err := s.Hub.GetRefund(r.Context(), rf.ID)
+		if err != nil {
+			return nil // the client sees the stream end and reconnects
+		}
+		if cur.Version > seen {
+			b, _ := json.Marshal(toRefundJSON(cur))
+			fmt.Fprintf(w, "id: %d\nevent: refund\ndata: %s\n\n", cur.Version, b)
+			seen = cur.Version
+		}
+		if cur.State == kvitt.RefundSucceeded || cur.State == kvitt.RefundFailed {
+			fmt.Fprintf(w, "event: end\ndata: {\"state\":%q}\n\n", cur.State)
+			flusher.Flush()
+			return nil
+		}
+		flusher.Flush()
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-wake:
+		case <-recheck.C:
+		case <-heartbeat.C:
+			fmt.Fprintf(w, ": keep-alive\n\n")
+			flusher.Flush()
+		}
+	}
+}
