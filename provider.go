@@ -113,6 +113,12 @@ type (
 		ValidatePayment(p *Payment) error
 	}
 
+	// WholeAmountOnly providers take only the whole sale, alone: no split
+	// with other means of payment (MobilePay at a till, seed 001).
+	WholeAmountOnly interface {
+		WholeAmountOnly() bool
+	}
+
 	// RecoveryLister lists payments the provider holds for a till that kvitt may
 	// have lost track of (MobilePay: payments by posId and orderId).
 	RecoveryLister interface {

@@ -553,3 +553,39 @@ func TestBalanceAfterRefunds(t *testing.T) {
 		t.Fatalf("completed sale after a refund: paid %d due %d (%v), want 8000 and 0", v.Paid, v.Due, err)
 	}
 }
+
+// wholeProvider is the fake as a method that takes only the whole sale (MobilePay).
+type wholeProvider struct{ *fakeProvider }
+
+func (wholeProvider) Method() string        { return "whole" }
+func (wholeProvider) WholeAmountOnly() bool { return true }
+
+// A whole-amount-only method (MobilePay, seed 001) pays the whole sale
+// alone: a part is refused, and so is a split with cash before or after.
+func TestWholeAmountOnly(t *testing.T) {
+	h, fp, _ := newHub(t)
+	h.Register(wholeProvider{fp}, nil)
+	s := sale(t, h, 10000)
+	if _, err := h.CreatePayment(ctx, s.ID, PaymentInput{Method: "whole", Amount: 4000}); kvitt.ErrorField(err) != "amount" {
+		t.Errorf("a part: %v, want a 422 on amount", err)
+	}
+	if _, err := h.CreatePayment(ctx, s.ID, PaymentInput{Method: "cash", Amount: 4000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.CreatePayment(ctx, s.ID, PaymentInput{Method: "whole", Amount: 6000}); kvitt.ErrorField(err) != "amount" {
+		t.Errorf("the rest after cash: %v, want a 422 on amount", err)
+	}
+	// Paid whole, part refunded on the open sale: the rest is not paid in cash.
+	s2 := sale(t, h, 10000)
+	fp.script([]answer{{u: kvitt.Update{State: kvitt.PaymentPaid}}}, nil)
+	p, err := h.CreatePayment(ctx, s2.ID, PaymentInput{Method: "whole", Amount: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.CreateRefund(ctx, p.ID, RefundInput{Amount: 3000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.CreatePayment(ctx, s2.ID, PaymentInput{Method: "cash", Amount: 3000}); kvitt.ErrorField(err) != "method" {
+		t.Errorf("cash for the rest of a sale the whole-amount method pays: %v, want a 422 on method", err)
+	}
+}

@@ -103,6 +103,15 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 		if due <= 0 {
 			return kvitt.Errorf(kvitt.ECONFLICT, "sale %s is fully paid; complete it", saleID)
 		}
+		if w, ok := prov.(kvitt.WholeAmountOnly); ok && w.WholeAmountOnly() {
+			if paid != 0 || in.Amount != sale.Total {
+				return kvitt.FieldError("amount", "%s takes the whole sale alone (%s), not a part: no split with other means of payment",
+					in.Method, kvitt.FormatAmount(sale.Total, sale.Currency))
+			}
+		}
+		if err := h.noSplitWith(ps, in.Method); err != nil {
+			return err
+		}
 		p = &kvitt.Payment{ID: kvitt.NewID("pay"), SaleID: saleID, TillID: sale.TillID, Method: in.Method, Currency: sale.Currency,
 			State: kvitt.PaymentCreated, Reference: prov.NewReference(), Provider: map[string]string{}, IdempotencyKey: in.IdempotencyKey}
 		if err := setAmount(p, in, due); err != nil {
@@ -181,6 +190,21 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 		return h.applyWith(bg, p.ID, kvitt.Update{}, CauseProvider, applyEndFlight)
 	}
 	return h.applyWith(context.WithoutCancel(ctx), p.ID, u, CauseProvider, applyEndFlight)
+}
+
+// noSplitWith refuses another tender on a sale that a whole-amount-only
+// method has a captured or open payment on (paid back in full, it no longer
+// counts).
+func (h *Hub) noSplitWith(ps []*kvitt.Payment, method string) error {
+	for _, p := range ps {
+		if p.Attention != "" || !(p.State.Captured() || p.State.Open()) || p.State == kvitt.PaymentRefunded {
+			continue
+		}
+		if w, ok := h.providers[p.Method].(kvitt.WholeAmountOnly); ok && w.WholeAmountOnly() && p.Method != method {
+			return kvitt.FieldError("method", "this sale is paid with %s, which takes the whole sale alone: no split with %s", p.Method, method)
+		}
+	}
+	return nil
 }
 
 // saleLock names the lock that serializes every check of what a sale owes
