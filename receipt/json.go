@@ -2,6 +2,8 @@ package receipt
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
@@ -9,7 +11,11 @@ import (
 
 // JSONReceipt is the JSON form of a receipt: snake_case fields, amounts as
 // integers in minor units of Currency (a return's amounts positive, as
-// stored, with kind "return"), VAT rates in basis points (2500 = 25 %).
+// stored, with kind "return"). Quantities and VAT rates are written as the
+// sale's JSON writes them (http's lineJSON and vatJSON): quantities as
+// decimal numbers (2, 0.35), VAT rates in percent (25, 12.5), so a till
+// reads a receipt line as it reads the sale line it came from. The stored
+// receipt keeps thousandths and basis points.
 type JSONReceipt struct {
 	ID           string       `json:"id"`
 	MerchantID   string       `json:"merchant_id,omitempty"`
@@ -44,22 +50,21 @@ type JSONReceipt struct {
 
 // JSONLine is one article line.
 type JSONLine struct {
-	ArticleNumber string `json:"article_number,omitempty"`
-	Name          string `json:"name"`
-	QuantityMilli int64  `json:"quantity_milli"`
-	Quantity      string `json:"quantity"` // decimal, dot: "0.35"
-	UnitPrice     int64  `json:"unit_price"`
-	VATRate       int64  `json:"vat_rate"`
-	Discount      int64  `json:"discount"`
-	Total         int64  `json:"total"`
+	ArticleNumber string      `json:"article_number,omitempty"`
+	Name          string      `json:"name"`
+	Quantity      json.Number `json:"quantity"` // a decimal number: 2, 0.35
+	UnitPrice     int64       `json:"unit_price"`
+	VATRate       json.Number `json:"vat_rate"` // percent: 25, 12, 6, 0
+	Discount      int64       `json:"discount"`
+	Total         int64       `json:"total"`
 }
 
 // JSONVAT is the VAT split for one rate.
 type JSONVAT struct {
-	Rate  int64 `json:"rate"`
-	Gross int64 `json:"gross"`
-	Net   int64 `json:"net"`
-	VAT   int64 `json:"vat"`
+	Rate  json.Number `json:"rate"` // percent
+	Gross int64       `json:"gross"`
+	Net   int64       `json:"net"`
+	VAT   int64       `json:"vat"`
 }
 
 // JSONTender is one means of payment.
@@ -95,13 +100,13 @@ func ToJSON(r *kvitt.Receipt) *JSONReceipt {
 	}
 	for _, l := range r.Lines {
 		j.Lines = append(j.Lines, JSONLine{
-			ArticleNumber: l.ArticleNumber, Name: l.Name, QuantityMilli: l.QuantityMilli,
-			Quantity: kvitt.FormatQuantity(l.QuantityMilli), UnitPrice: l.UnitPrice,
-			VATRate: l.VATRate, Discount: l.Discount, Total: l.Total,
+			ArticleNumber: l.ArticleNumber, Name: l.Name,
+			Quantity: decimalNumber(l.QuantityMilli, 3), UnitPrice: l.UnitPrice,
+			VATRate: decimalNumber(l.VATRate, 2), Discount: l.Discount, Total: l.Total,
 		})
 	}
 	for _, v := range r.VAT {
-		j.VAT = append(j.VAT, JSONVAT{Rate: v.Rate, Gross: v.Gross, Net: v.Net, VAT: v.VAT})
+		j.VAT = append(j.VAT, JSONVAT{Rate: decimalNumber(v.Rate, 2), Gross: v.Gross, Net: v.Net, VAT: v.VAT})
 	}
 	for _, t := range r.Tenders {
 		j.Tenders = append(j.Tenders, JSONTender{
@@ -128,4 +133,26 @@ func needsMerchantCopy(r *kvitt.Receipt) bool {
 		}
 	}
 	return false
+}
+
+// decimalNumber writes v / 10^decimals as a JSON number without trailing
+// zeros: (350, 3) → 0.35, (2500, 2) → 25, (1250, 2) → 12.5. It is what
+// kvitt.FormatQuantity and kvitt.FormatRate write for the sale, and it is
+// a valid JSON number for every v, negative ones included, so a receipt
+// always renders.
+func decimalNumber(v int64, decimals int) json.Number {
+	u, sign := uint64(v), ""
+	if v < 0 {
+		u, sign = -u, "-"
+	}
+	scale := uint64(1)
+	for range decimals {
+		scale *= 10
+	}
+	whole, frac := u/scale, u%scale
+	if frac == 0 {
+		return json.Number(sign + strconv.FormatUint(whole, 10))
+	}
+	f := strconv.FormatUint(frac+scale, 10)[1:] // zero-padded to decimals
+	return json.Number(sign + strconv.FormatUint(whole, 10) + "." + strings.TrimRight(f, "0"))
 }

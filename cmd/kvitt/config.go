@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/kvitt-hub/kvitt"
 )
@@ -86,7 +88,7 @@ type SwishConfig struct {
 	CAFile       string `json:"ca_file"`
 	CallbackURL  string `json:"callback_url"` // public https base URL Swish calls back, e.g. https://pay.example.se
 	Message      string `json:"message"`
-	ExpiryWarnIn string `json:"expiry_warning"` // duration before expiry to warn, default 720h
+	ExpiryWarnIn string `json:"expiry_warning"` // duration before expiry to warn (ParseDuration: "30d", "720h"), default 30d
 }
 
 // CardConfig configures the card terminal connection.
@@ -160,6 +162,11 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.Swish != nil && c.Swish.ExpiryWarnIn != "" {
+		if _, err := ParseDuration("swish.expiry_warning", c.Swish.ExpiryWarnIn); err != nil {
+			return err
+		}
+	}
 	if !c.Sandbox && c.Swish != nil && (c.Swish.BaseURL == "" || c.Swish.PayeeAlias == "" || c.Swish.CertFile == "" || c.Swish.CallbackURL == "") {
 		return fmt.Errorf("config: swish needs base_url, payee_alias, cert_file and callback_url")
 	}
@@ -169,4 +176,57 @@ func (c *Config) Validate() error {
 // configError says which setting breaks which rule.
 func configError(err error) error {
 	return fmt.Errorf("config: %s %s", kvitt.ErrorField(err), kvitt.ErrorMessage(err))
+}
+
+// ParseDuration reads a duration of the configuration (key names it in the
+// error): Go's syntax ("720h", "1h30m", "90s") with days added: "30d",
+// "1.5d", "1d12h". A day is 24 hours. Durations are never negative.
+func ParseDuration(key, s string) (time.Duration, error) {
+	fail := func(why string) (time.Duration, error) {
+		return 0, fmt.Errorf("config: %s %q %s: write a duration such as 30d, 720h or 1d12h (units d, h, m, s, ms)", key, s, why)
+	}
+	rest := strings.TrimPrefix(s, "+")
+	switch {
+	case rest == "":
+		return fail("is empty")
+	case strings.HasPrefix(rest, "-"):
+		return fail("is negative")
+	case rest == "0":
+		return 0, nil
+	}
+	var total time.Duration
+	for rest != "" {
+		// One number and its unit: digits and a dot, then letters.
+		i := 0
+		for i < len(rest) && (rest[i] >= '0' && rest[i] <= '9' || rest[i] == '.') {
+			i++
+		}
+		j := i
+		for j < len(rest) && !(rest[j] >= '0' && rest[j] <= '9' || rest[j] == '.') {
+			j++
+		}
+		num, unit := rest[:i], rest[i:j]
+		rest = rest[j:]
+		if num == "" || unit == "" {
+			return fail("is not a duration")
+		}
+		var d time.Duration
+		if unit == "d" {
+			h, err := time.ParseDuration(num + "h")
+			if err != nil || h > math.MaxInt64/24 {
+				return fail("is not a duration")
+			}
+			d = 24 * h
+		} else {
+			var err error
+			if d, err = time.ParseDuration(num + unit); err != nil {
+				return fail("is not a duration")
+			}
+		}
+		if total > math.MaxInt64-d {
+			return fail("is too long")
+		}
+		total += d
+	}
+	return total, nil
 }

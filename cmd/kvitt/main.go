@@ -18,7 +18,8 @@ const usage = `kvitt: a payment hub for Nordic retail
 
 usage:
   kvitt serve [--data DIR] [--addr HOST:PORT] [--config FILE] [--live]
-  kvitt sim swish|nexo|controlunit [flags]     run one provider simulator alone
+  kvitt sim swish|nexo|controlunit [flags]     run one provider simulator alone, on 127.0.0.1:
+                                               nexo 8443, swish 8444, controlunit 8445 (--addr; -h for flags)
   kvitt swish csr | cert import | cert info    the Swish merchant certificate
   kvitt apikey create --scope admin|backoffice|till [--till ID] [--name NAME] [--data DIR]
   kvitt journal verify [--data DIR]            check the hash chain of the journal

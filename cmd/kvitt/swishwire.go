@@ -91,13 +91,22 @@ func liveSwish(ctx context.Context, m *Main, publicURL string) error {
 	p, err := swish.NewProvider(swish.Config{Client: client, PayeeAlias: sc.PayeeAlias, CallbackBaseURL: sc.CallbackURL,
 		CallbackSecret: secret, Message: sc.Message})
 	if err != nil {
-		return fmt.Errorf("swish: %s %s", kvitt.ErrorField(err), kvitt.ErrorMessage(err))
+		// Name the setting in the configuration file, not the adapter's field.
+		field := kvitt.ErrorField(err)
+		switch field {
+		case "callback_base_url":
+			return fmt.Errorf("config: swish.callback_url %q must be an absolute https URL: Swish calls back over https only, "+
+				"so put a TLS-terminating reverse proxy with a public https address in front of kvitt (docs/configuration.md, \"Swish callbacks\")", sc.CallbackURL)
+		case "payee_alias", "message":
+			return fmt.Errorf("config: swish.%s %s", field, kvitt.ErrorMessage(err))
+		}
+		return fmt.Errorf("swish: %s %s", field, kvitt.ErrorMessage(err))
 	}
 	h.Register(p, nil)
 	warnIn := 30 * 24 * time.Hour
 	if sc.ExpiryWarnIn != "" {
-		if warnIn, err = time.ParseDuration(sc.ExpiryWarnIn); err != nil {
-			return fmt.Errorf("swish: expiry_warning: %w", err)
+		if warnIn, err = ParseDuration("swish.expiry_warning", sc.ExpiryWarnIn); err != nil {
+			return err
 		}
 	}
 	m.certExpiry.WithLabelValues("swish").Set(float64(expiry.Unix()))
