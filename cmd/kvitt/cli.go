@@ -11,6 +11,7 @@ import (
 	"github.com/kvitt-hub/kvitt"
 	kvitthttp "github.com/kvitt-hub/kvitt/http"
 	"github.com/kvitt-hub/kvitt/internal/sqlstore"
+	simcomputop "github.com/kvitt-hub/kvitt/sim/computop"
 	simcontrolunit "github.com/kvitt-hub/kvitt/sim/controlunit"
 	simnexo "github.com/kvitt-hub/kvitt/sim/nexo"
 	simswish "github.com/kvitt-hub/kvitt/sim/swish"
@@ -18,7 +19,7 @@ import (
 
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: kvitt sim swish|nexo|controlunit [flags]")
+		return fmt.Errorf("usage: kvitt sim swish|nexo|controlunit|computop [flags]")
 	}
 	switch args[0] {
 	case "swish":
@@ -27,8 +28,10 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return simnexo.Main(ctx, args[1:], stdout)
 	case "controlunit":
 		return simcontrolunit.Main(ctx, args[1:], stdout)
+	case "computop":
+		return simcomputop.Main(ctx, args[1:], stdout)
 	}
-	return fmt.Errorf("no simulator %q (swish, nexo, controlunit)", args[0])
+	return fmt.Errorf("no simulator %q (swish, nexo, controlunit, computop)", args[0])
 }
 
 // storeFlags are the flags that say where the ledger is, for the commands

@@ -31,6 +31,8 @@ type Config struct {
 	// ControlUnits are the Swedish control units tills register receipts with, by name.
 	ControlUnits map[string]ControlUnitConfig `json:"control_units"`
 	Swish        *SwishConfig                 `json:"swish"`
+	// Computop is Swish through the Computop Paygate (docs/computop.md).
+	Computop *ComputopConfig `json:"computop"`
 	// Card enables the integrated card terminals configured on the tills.
 	Card *CardConfig `json:"card"`
 }
