@@ -793,6 +793,11 @@ func (h *Hub) Callback(ctx context.Context, method string, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	if ref == "" {
+		// Authentic, and taken by the adapter, but about no payment (a
+		// customer who scanned a till's QR before the payment exists).
+		return nil
+	}
 	var p *kvitt.Payment
 	var refund *kvitt.Refund
 	err = h.Store.View(ctx, func(tx kvitt.Tx) error {
@@ -803,6 +808,13 @@ func (h *Hub) Callback(ctx context.Context, method string, r *http.Request) erro
 		refund, err = tx.RefundByReference(method, ref)
 		return err
 	})
+	if kvitt.ErrorCode(err) == kvitt.ENOTFOUND {
+		// Authentic, but about nothing kvitt holds (a payment another
+		// system made with the same merchant account): taken, so the
+		// provider does not retry it for days.
+		h.Logger.Warn("callback for an unknown reference", "method", method, "reference", ref)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

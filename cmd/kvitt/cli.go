@@ -13,13 +13,14 @@ import (
 	"github.com/kvitt-hub/kvitt/internal/sqlstore"
 	simcomputop "github.com/kvitt-hub/kvitt/sim/computop"
 	simcontrolunit "github.com/kvitt-hub/kvitt/sim/controlunit"
+	simmobilepay "github.com/kvitt-hub/kvitt/sim/mobilepay"
 	simnexo "github.com/kvitt-hub/kvitt/sim/nexo"
 	simswish "github.com/kvitt-hub/kvitt/sim/swish"
 )
 
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: kvitt sim swish|nexo|controlunit|computop [flags]")
+		return fmt.Errorf("usage: kvitt sim swish|nexo|controlunit|computop|mobilepay [flags]")
 	}
 	switch args[0] {
 	case "swish":
@@ -30,8 +31,10 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return simcontrolunit.Main(ctx, args[1:], stdout)
 	case "computop":
 		return simcomputop.Main(ctx, args[1:], stdout)
+	case "mobilepay":
+		return simmobilepay.Main(ctx, args[1:], stdout)
 	}
-	return fmt.Errorf("no simulator %q (swish, nexo, controlunit, computop)", args[0])
+	return fmt.Errorf("no simulator %q (swish, nexo, controlunit, computop, mobilepay)", args[0])
 }
 
 // storeFlags are the flags that say where the ledger is, for the commands

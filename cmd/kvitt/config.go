@@ -33,6 +33,8 @@ type Config struct {
 	Swish        *SwishConfig                 `json:"swish"`
 	// Computop is Swish through the Computop Paygate (docs/computop.md).
 	Computop *ComputopConfig `json:"computop"`
+	// MobilePay is one sales unit of the Vipps MobilePay platform (docs/mobilepay.md).
+	MobilePay *MobilePayConfig `json:"mobilepay"`
 	// Card enables the integrated card terminals configured on the tills.
 	Card *CardConfig `json:"card"`
 }

@@ -18,12 +18,14 @@ const usage = `kvitt: a payment hub for Nordic retail
 
 usage:
   kvitt serve [--data DIR] [--addr HOST:PORT] [--config FILE] [--live]
-  kvitt sim swish|nexo|controlunit|computop [flags]
+  kvitt sim swish|nexo|controlunit|computop|mobilepay [flags]
                                                run one provider simulator alone, on 127.0.0.1:
-                                               nexo 8443, swish 8444, controlunit 8445, computop 8447
+                                               nexo 8443, swish 8444, controlunit 8445,
+                                               mobilepay 8446, computop 8447
                                                (--addr; -h for flags)
   kvitt swish csr | cert import | cert info    the Swish merchant certificate
   kvitt computop batch build|check             Computop credit batch files
+  kvitt mobilepay webhook|qr ...               MobilePay set-up: the webhook, till QRs
   kvitt apikey create --scope admin|backoffice|till [--till ID] [--name NAME] [--data DIR]
   kvitt journal verify [--data DIR]            check the hash chain of the journal
   kvitt report x|z --till ID [--data DIR]      print an X or Z report (Z closes the day)
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSwish(ctx, args[1:], stdout, stderr)
 	case "computop":
 		return runComputop(ctx, args[1:], stdout, stderr)
+	case "mobilepay":
+		return runMobilePay(ctx, args[1:], getenv, stdout, stderr)
 	case "apikey":
 		return runAPIKey(ctx, args[1:], stdout, stderr)
 	case "journal":
