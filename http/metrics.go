@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
+	"github.com/kvitt-hub/kvitt/hub"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -62,4 +63,47 @@ func (m *metrics) ReceiptRegistered(ok bool) {
 		r = "error"
 	}
 	m.receipts.WithLabelValues(r).Inc()
+}
+
+// HealthCollector exports what hl knows of each dependency kvitt calls
+// (control units, payment providers, card terminals), read at each scrape
+// and labelled with the dependency's id ("control_unit:cu", "swish",
+// "terminal:1:P400-1") and kind. kvitt_dependency_up is 1 when the last call
+// was answered and 0 when it failed (a dependency not called yet has no
+// series); kvitt_dependency_blocking is 1 while the failure stops receipts
+// or money (/readyz fails); kvitt_dependency_calls_total counts the calls
+// by result.
+func HealthCollector(hl *hub.Health) prometheus.Collector { return healthCollector{hl} }
+
+type healthCollector struct{ hl *hub.Health }
+
+var (
+	depUp = prometheus.NewDesc("kvitt_dependency_up",
+		"1 when the last call to the dependency was answered, 0 when it failed.", []string{"dependency", "kind"}, nil)
+	depBlocking = prometheus.NewDesc("kvitt_dependency_blocking",
+		"1 while the dependency's last call failed in a way that stops receipts or money (/readyz fails).", []string{"dependency", "kind"}, nil)
+	depCalls = prometheus.NewDesc("kvitt_dependency_calls_total",
+		"Calls to the dependency by result (ok, error).", []string{"dependency", "kind", "result"}, nil)
+)
+
+func (c healthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- depUp
+	ch <- depBlocking
+	ch <- depCalls
+}
+
+func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, d := range c.hl.Status() {
+		up, blocking := 0.0, 0.0
+		if d.OK {
+			up = 1
+		}
+		if d.Blocking {
+			blocking = 1
+		}
+		ch <- prometheus.MustNewConstMetric(depUp, prometheus.GaugeValue, up, d.ID, d.Kind)
+		ch <- prometheus.MustNewConstMetric(depBlocking, prometheus.GaugeValue, blocking, d.ID, d.Kind)
+		ch <- prometheus.MustNewConstMetric(depCalls, prometheus.CounterValue, float64(d.Calls-d.Failures), d.ID, d.Kind, "ok")
+		ch <- prometheus.MustNewConstMetric(depCalls, prometheus.CounterValue, float64(d.Failures), d.ID, d.Kind, "error")
+	}
 }

@@ -154,8 +154,11 @@ func (h *Hub) ZReport(ctx context.Context, tillID string, serial int64) (*report
 
 // CopyReceipt prints the one copy a receipt may have (marked KOPIA). The copy
 // takes the till's next serial, names the original's serial and time, and is
-// registered with the control unit like any receipt. Errors: ECONFLICT for a
-// second copy, a copy of a copy, or an original not yet registered.
+// registered with the control unit like any receipt, as a copy of the
+// original: it comes back registered with the unit's answer, or pending when
+// the unit cannot be reached (the receipt.register job registers it then).
+// Errors: ECONFLICT for a second copy, a copy of a copy, or an original not
+// yet registered.
 func (h *Hub) CopyReceipt(ctx context.Context, id string) (*kvitt.Receipt, error) {
 	var cp *kvitt.Receipt
 	now := h.now()
@@ -196,7 +199,17 @@ func (h *Hub) CopyReceipt(ctx context.Context, id string) (*kvitt.Receipt, error
 		c := *orig
 		c.ID, c.Serial, c.Type, c.Issued, c.Created = kvitt.NewID("rcp"), serial, kvitt.ReceiptCopy, now, time.Time{}
 		c.CopyOf, c.CopySerial, c.CopyTime = orig.ID, orig.Serial, orig.Issued
+		// The copy is a receipt of its own for the control unit (SKVFS
+		// 2014:9: receipt type "kopia", naming the original): it is pending
+		// until the unit has answered it, whatever the original's state, and
+		// carries the unit and code of that answer. Only a receipt that never
+		// needed registering (a till without a control unit) has a copy that
+		// does not need it either.
 		c.ControlUnitID, c.ControlCode = "", ""
+		c.Registration = kvitt.RegistrationNotRequired
+		if orig.Registration == kvitt.RegistrationRegistered {
+			c.Registration = kvitt.RegistrationPending
+		}
 		cp = &c
 		return h.issue(tx, cp, now)
 	})

@@ -49,6 +49,10 @@ type Main struct {
 	// readyChecks fail /readyz; warnings show there without failing it.
 	readyChecks []func() []string
 	warnings    []func() []string
+	// health records the last real outcome of each control unit, provider
+	// and card terminal: a failure that stops receipts or money fails
+	// /readyz, any other is a warning there.
+	health *hub.Health
 }
 
 // NewMain returns a Main with the defaults of the contract.
@@ -139,6 +143,11 @@ func (m *Main) Run(ctx context.Context) error {
 	} else if err := m.configureLive(ctx, publicURL); err != nil {
 		return err
 	}
+	m.health = hub.NewHealth(m.logger)
+	m.hub.WatchHealth(m.health)
+	m.readyChecks = append(m.readyChecks, m.health.Problems)
+	m.warnings = append(m.warnings, m.health.Warnings)
+	m.registry.MustRegister(kvitthttp.HealthCollector(m.health))
 	if err := m.bootstrap(ctx); err != nil {
 		return err
 	}

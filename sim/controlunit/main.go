@@ -5,25 +5,27 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 )
 
 // Main runs the simulator alone until ctx is done (`kvitt sim controlunit`).
-// Flags: -addr, -unit-id, -secret, -journal, -certs (a directory where the
-// CA and the client certificate and key are written for the kvitt side).
+// Flags: --addr, --unit-id, --secret, --journal, --certs (a directory that
+// keeps the unit's certificates across restarts: the CA and the client
+// certificate and key for the kvitt side, the server certificate and key
+// for the unit; see Config.CertsDir).
 func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("controlunit", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	addr := fs.String("addr", "127.0.0.1:8443", "HTTPS listen address")
+	addr := fs.String("addr", "127.0.0.1:8445", "HTTPS listen address")
 	unitID := fs.String("unit-id", "CU-SIM-0001", "the control unit's manufacturing number")
 	secret := fs.String("secret", "", "secret the control codes are keyed with (default: a fixed development secret)")
 	journal := fs.String("journal", "", "JSON-lines file for the unit's hash-chained record (default: memory only)")
-	certs := fs.String("certs", "", "directory to write ca.pem, client.pem and client-key.pem into")
+	certs := fs.String("certs", "", "directory that keeps the certificates across restarts: "+
+		"ca.pem, client.pem and client-key.pem for kvitt, server.pem and server-key.pem for the unit "+
+		"(made there when it is empty; default: new certificates, not written anywhere)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	u, err := New(Config{UnitID: *unitID, Secret: []byte(*secret), JournalPath: *journal})
+	u, err := New(Config{UnitID: *unitID, Secret: []byte(*secret), JournalPath: *journal, CertsDir: *certs})
 	if err != nil {
 		return err
 	}
@@ -33,16 +35,11 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer u.Close()
 	if *certs != "" {
-		cert, key := u.ClientCertPEM()
-		if err := os.MkdirAll(*certs, 0o700); err != nil {
-			return err
+		verb := "kept from"
+		if u.newCerts {
+			verb = "written to"
 		}
-		for name, data := range map[string][]byte{"ca.pem": u.CAPEM(), "client.pem": cert, "client-key.pem": key} {
-			if err := os.WriteFile(filepath.Join(*certs, name), data, 0o600); err != nil {
-				return err
-			}
-		}
-		fmt.Fprintf(stdout, "certificates written to %s (ca.pem, client.pem, client-key.pem)\n", *certs)
+		fmt.Fprintf(stdout, "certificates %s %s (give kvitt %s, %s and %s)\n", verb, *certs, CAFile, ClientCertFile, ClientKeyFile)
 	}
 	fmt.Fprintf(stdout, "control unit %s listening on %s (%d registrations on record)\n", u.UnitID(), u.URL(), u.Registrations())
 	<-ctx.Done()

@@ -57,6 +57,13 @@ type Config struct {
 	JournalPath string
 	// Now is the clock for record times; time.Now when nil.
 	Now func() time.Time
+	// CertsDir, when set, keeps the unit's certificates across restarts:
+	// Start loads the CA, the server certificate and the client certificate
+	// (ca.pem, server.pem, server-key.pem, client.pem, client-key.pem) when
+	// all are there and valid, makes and writes a new set when none is, and
+	// refuses to start when only some are or one is not valid. Without it,
+	// every Start makes a new set.
+	CertsDir string
 }
 
 // Entry is one accepted registration in the unit's hash chain.
@@ -92,22 +99,25 @@ type Unit struct {
 	drop     int
 	requests int
 
-	pki *pki
-	ln  net.Listener
-	srv *http.Server
-	url string
+	certsDir string
+	newCerts bool // Start made the certificates (rather than loading them)
+	pki      *pki
+	ln       net.Listener
+	srv      *http.Server
+	url      string
 }
 
 // New returns a unit with its record loaded from cfg.JournalPath, if any; the
 // loaded chain must verify. Call Start to serve it over HTTPS, or use Handler.
 func New(cfg Config) (*Unit, error) {
 	u := &Unit{
-		unitID: cfg.UnitID,
-		secret: cfg.Secret,
-		now:    cfg.Now,
-		byKey:  map[string]int{},
-		last:   map[string]int64{},
-		path:   cfg.JournalPath,
+		unitID:   cfg.UnitID,
+		secret:   cfg.Secret,
+		now:      cfg.Now,
+		byKey:    map[string]int{},
+		last:     map[string]int64{},
+		path:     cfg.JournalPath,
+		certsDir: cfg.CertsDir,
 	}
 	if u.unitID == "" {
 		u.unitID = "CU-SIM-0001"
@@ -439,26 +449,42 @@ func (u *Unit) serveTCS(w http.ResponseWriter, r *http.Request) {
 }
 
 // Start serves the unit over HTTPS on addr ("127.0.0.1:0" for a free port),
-// with a fresh CA, a server certificate for the listening host and a client
+// with its CA, a server certificate for the listening host and a client
 // certificate, and requires that client certificate on every connection.
+// The certificates are new, or those kept in Config.CertsDir (see there);
+// a new set is written there once the unit listens.
 func (u *Unit) Start(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
 	}
-	hosts := []string{"127.0.0.1", "::1", "localhost"}
-	if host != "" {
-		hosts = append(hosts, host)
+	var p *pki
+	if u.certsDir != "" {
+		if p, err = loadPKI(u.certsDir, host, time.Now()); err != nil {
+			return err
+		}
 	}
-	p, err := newPKI(hosts)
-	if err != nil {
-		return err
+	fresh := p == nil
+	if fresh {
+		hosts := []string{"127.0.0.1", "::1", "localhost"}
+		if host != "" {
+			hosts = append(hosts, host)
+		}
+		if p, err = newPKI(hosts); err != nil {
+			return err
+		}
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(p.caCert)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
+	}
+	if fresh && u.certsDir != "" {
+		if err := p.write(u.certsDir); err != nil {
+			ln.Close()
+			return fmt.Errorf("control unit certificates: %w", err)
+		}
 	}
 	srv := &http.Server{
 		Handler: u.Handler(),
@@ -473,7 +499,7 @@ func (u *Unit) Start(addr string) error {
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	u.mu.Lock()
-	u.pki, u.ln, u.srv = p, ln, srv
+	u.pki, u.ln, u.srv, u.newCerts = p, ln, srv, fresh
 	u.url = "https://" + ln.Addr().String() + "/tcsserver"
 	u.mu.Unlock()
 	go srv.ServeTLS(ln, "", "")
