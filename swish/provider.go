@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -51,6 +52,9 @@ type Config struct {
 	PayerWindow time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Logger receives what an operator must act on, such as a merchant
+	// certificate Swish refuses; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Provider adapts the Swish Commerce API to kvitt.Provider,
@@ -89,6 +93,9 @@ func NewProvider(cfg Config) (*Provider, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	return &Provider{cfg: cfg}, nil
 }
@@ -193,13 +200,13 @@ func (a *Provider) create(ctx context.Context, p *kvitt.Payment) (kvitt.Update, 
 	req := a.paymentRequest(p)
 	cr, err := a.cfg.Client.CreatePaymentRequest(ctx, p.Reference, req)
 	if err != nil {
-		if u, ok := refusal(err); ok {
+		if u, ok := a.refusal(err); ok {
 			if u.ErrorCode == "RP09" { // already there: our earlier PUT arrived
 				return a.read(ctx, p, false)
 			}
 			return u, nil
 		}
-		return kvitt.Update{}, err
+		return kvitt.Update{}, a.explain(err)
 	}
 	now := a.cfg.Now()
 	expires := now.Add(a.cfg.PayerWindow)
@@ -232,13 +239,28 @@ func (a *Provider) create(ctx context.Context, p *kvitt.Payment) (kvitt.Update, 
 	return u, nil
 }
 
-// refusal turns a definite refusal (validation before sending, or a 4xx
-// from Swish other than 404, 408 and 429) into a failed update.
-func refusal(err error) (kvitt.Update, bool) {
+// Error codes of the certificate refusals, which Swish sends no code for.
+const (
+	// CodeCertificate: Swish refused the merchant certificate in the TLS handshake.
+	CodeCertificate = "CERTIFICATE"
+	// CodeServerCertificate: kvitt did not trust Swish's server certificate.
+	CodeServerCertificate = "SERVER_CERTIFICATE"
+	// CodeUnauthorized: Swish answered 401 (certificate not accepted, or number not enrolled).
+	CodeUnauthorized = "HTTP401"
+)
+
+// refusal turns a definite refusal (validation before sending, a 4xx from
+// Swish other than 404, 408 and 429, or a TLS handshake failed over a
+// certificate, which no request passed) into a failed update.
+func (a *Provider) refusal(err error) (kvitt.Update, bool) {
 	var ke *kvitt.Error
 	if errors.As(err, &ke) && ke.Code == kvitt.EUNPROCESSABLE {
 		code := FieldCodes[ke.Field]
 		return kvitt.Update{State: kvitt.PaymentFailed, ErrorCode: code, Message: ke.Field + " " + ke.Message}, true
+	}
+	if code, msg := a.certificateProblem(err); code != "" {
+		a.cfg.Logger.Error(msg, "method", Method, "payee_alias", a.cfg.PayeeAlias, "error_code", code, "err", err)
+		return kvitt.Update{State: kvitt.PaymentFailed, ErrorCode: code, Message: msg}, true
 	}
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Definite() && ae.StatusCode != http.StatusNotFound {
@@ -250,6 +272,58 @@ func refusal(err error) (kvitt.Update, bool) {
 	}
 	return kvitt.Update{}, false
 }
+
+// certificateProblem recognises a refused merchant certificate (a TLS
+// alert, or HTTP 401 without a Swish code) and a Swish server certificate
+// kvitt does not trust, and says so in words an operator can act on.
+func (a *Provider) certificateProblem(err error) (code, msg string) {
+	var ce *CertificateError
+	if errors.As(err, &ce) {
+		if ce.Server {
+			return CodeServerCertificate, fmt.Sprintf("kvitt does not trust Swish's server certificate (%s): check the CA bundle kvitt checks Swish's server against "+
+				"(swish.ca_file: Swish's TLS root, or ca.pem of kvitt's Swish simulator), and that swish.base_url is Swish's address.", ce.Reason)
+		}
+		return CodeCertificate, a.certificateMessage(ce.Reason, "", ce.Detail())
+	}
+	var ae *APIError
+	if errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized && ae.Code() == "" {
+		note := ""
+		if a.cfg.Client != nil {
+			note = a.cfg.Client.certificateNote()
+		}
+		return CodeUnauthorized, a.certificateMessage("HTTP 401", ", and that the number is enrolled for Swish Handel", note)
+	}
+	return "", ""
+}
+
+func (a *Provider) certificateMessage(reason, also, detail string) string {
+	return fmt.Sprintf("Swish did not accept the merchant certificate (%s): check that the certificate was issued by Swish for payee alias %s%s, "+
+		"that the certificate file holds its intermediates, and that it is for this Swish environment (test and production certificates differ)%s.",
+		reason, a.cfg.PayeeAlias, also, detail)
+}
+
+// explain tells an error that leaves the outcome open (a poll or cancel
+// that failed over a certificate) in the operator's words, for the log;
+// other errors pass unchanged.
+func (a *Provider) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, msg := a.certificateProblem(err); msg != "" {
+		return &explainedError{msg: strings.TrimSuffix(msg, "."), err: err}
+	}
+	return err
+}
+
+// explainedError is an error told in an operator's words, which already
+// say what the wrapped error says.
+type explainedError struct {
+	msg string
+	err error
+}
+
+func (e *explainedError) Error() string { return e.msg }
+func (e *explainedError) Unwrap() error { return e.err }
 
 func isNotFound(err error) bool {
 	var ae *APIError
@@ -276,7 +350,7 @@ func (a *Provider) read(ctx context.Context, p *kvitt.Payment, resend bool) (kvi
 		return a.create(ctx, p)
 	}
 	if err != nil {
-		return kvitt.Update{}, err
+		return kvitt.Update{}, a.explain(err)
 	}
 	u := mapPayment(pr)
 	if pr.Status == StatusPaid {
@@ -363,7 +437,7 @@ func (a *Provider) cancel(ctx context.Context, p *kvitt.Payment, as kvitt.Paymen
 	}
 	var ae *APIError
 	if err != nil && !errors.As(err, &ae) {
-		return kvitt.Update{}, err // transport: unknown
+		return kvitt.Update{}, a.explain(err) // transport: unknown
 	}
 	// Refused, or not cancelled: read what Swish has.
 	pr, err = a.cfg.Client.GetPaymentRequest(ctx, p.Reference)
@@ -373,7 +447,7 @@ func (a *Provider) cancel(ctx context.Context, p *kvitt.Payment, as kvitt.Paymen
 		return u, nil
 	}
 	if err != nil {
-		return kvitt.Update{}, err
+		return kvitt.Update{}, a.explain(err)
 	}
 	if pr.Status == StatusCancelled {
 		return a.cancelled(as), nil
@@ -410,13 +484,13 @@ func (a *Provider) Refund(ctx context.Context, t *kvitt.Till, p *kvitt.Payment, 
 	}
 	cr, err := a.cfg.Client.CreateRefund(ctx, r.Reference, req)
 	if err != nil {
-		if u, ok := refusal(err); ok {
+		if u, ok := a.refusal(err); ok {
 			if u.ErrorCode == "RP09" {
 				return a.refundRead(ctx, p, r, false)
 			}
 			return kvitt.RefundUpdate{State: kvitt.RefundFailed, ErrorCode: u.ErrorCode, Message: u.Message}, nil
 		}
-		return kvitt.RefundUpdate{}, err
+		return kvitt.RefundUpdate{}, a.explain(err)
 	}
 	return kvitt.RefundUpdate{
 		State:    kvitt.RefundPending,
@@ -436,7 +510,7 @@ func (a *Provider) refundRead(ctx context.Context, p *kvitt.Payment, r *kvitt.Re
 		return a.Refund(ctx, nil, p, r)
 	}
 	if err != nil {
-		return kvitt.RefundUpdate{}, err
+		return kvitt.RefundUpdate{}, a.explain(err)
 	}
 	return mapRefund(rf), nil
 }

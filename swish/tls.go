@@ -101,22 +101,71 @@ func parsePrivateKey(der []byte) (crypto.PrivateKey, error) {
 	return nil, errors.New("swish: cannot parse the private key")
 }
 
-// splitLeaf finds the certificate matching key and returns it and the others.
+// splitLeaf finds the merchant certificate, the leaf whose public key is
+// the key's, and returns it and the others. A key that belongs to a CA
+// certificate of the chain (an intermediate given the wrong key file), or to
+// no certificate at all, is refused with the certificates named.
 func splitLeaf(key crypto.PrivateKey, certs []*x509.Certificate) (*x509.Certificate, []*x509.Certificate, error) {
 	signer, ok := key.(crypto.Signer)
 	if !ok {
 		return nil, nil, errors.New("swish: unsupported private key type")
 	}
-	for i, c := range certs {
-		if publicKeysEqual(c.PublicKey, signer.Public()) {
-			rest := append(append([]*x509.Certificate{}, certs[:i]...), certs[i+1:]...)
-			return c, rest, nil
-		}
-	}
 	if len(certs) == 0 {
 		return nil, nil, errors.New("swish: no certificate found")
 	}
-	return nil, nil, errors.New("swish: no certificate matches the private key")
+	var leaves []*x509.Certificate
+	for _, c := range certs {
+		if !isCA(c, certs) {
+			leaves = append(leaves, c)
+		}
+	}
+	for i, c := range certs {
+		if !publicKeysEqual(c.PublicKey, signer.Public()) {
+			continue
+		}
+		if isCA(c, certs) {
+			msg := fmt.Sprintf("swish: the private key belongs to %s, a CA certificate of the chain, not to the merchant certificate", c.Subject)
+			switch len(leaves) {
+			case 0:
+				msg += "; the file holds no merchant certificate (only CA certificates)"
+			default:
+				msg += fmt.Sprintf(" %s, whose key it is not: give the key made with the CSR (kvitt swish csr)", names(leaves))
+			}
+			return nil, nil, errors.New(msg)
+		}
+		rest := append(append([]*x509.Certificate{}, certs[:i]...), certs[i+1:]...)
+		return c, rest, nil
+	}
+	msg := "swish: the private key belongs to none of the certificates"
+	if len(leaves) > 0 {
+		msg += fmt.Sprintf(": the merchant certificate %s has another key", names(leaves))
+	}
+	if n := len(certs) - len(leaves); n > 0 {
+		msg += fmt.Sprintf(" (the other %d are CA certificates)", n)
+	}
+	return nil, nil, errors.New(msg + "; was the CSR made with this key?")
+}
+
+// isCA reports whether c is a CA certificate: marked so, or the issuer of
+// another certificate in certs.
+func isCA(c *x509.Certificate, certs []*x509.Certificate) bool {
+	if c.BasicConstraintsValid && c.IsCA {
+		return true
+	}
+	for _, o := range certs {
+		if o != c && bytes.Equal(o.RawIssuer, c.RawSubject) && o.CheckSignatureFrom(c) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func names(cs []*x509.Certificate) string {
+	var s []string
+	for _, c := range cs {
+		s = append(s, fmt.Sprintf("%s (issued by %s)", c.Subject, c.Issuer))
+	}
+	return strings.Join(s, " and ")
 }
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {

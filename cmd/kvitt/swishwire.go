@@ -63,7 +63,7 @@ func sandboxSwish(ctx context.Context, sb *sandbox, c *Config, h *hub.Hub, publi
 		return err
 	}
 	p, err := swish.NewProvider(swish.Config{Client: client, PayeeAlias: sim.PayeeAlias(), CallbackBaseURL: "https://" + ln.Addr().String(),
-		CallbackSecret: secret, Message: "Demobutiken"})
+		CallbackSecret: secret, Message: "Demobutiken", Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func liveSwish(ctx context.Context, m *Main, publicURL string) error {
 		return err
 	}
 	p, err := swish.NewProvider(swish.Config{Client: client, PayeeAlias: sc.PayeeAlias, CallbackBaseURL: sc.CallbackURL,
-		CallbackSecret: secret, Message: sc.Message})
+		CallbackSecret: secret, Message: sc.Message, Logger: m.logger})
 	if err != nil {
 		// Name the setting in the configuration file, not the adapter's field.
 		field := kvitt.ErrorField(err)

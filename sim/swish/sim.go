@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -57,6 +58,13 @@ type Options struct {
 	CallbackTLS *tls.Config
 	// DropCallbacks records callbacks without sending them.
 	DropCallbacks bool
+	// ClientCAs are more CAs whose client certificates the API accepts,
+	// besides the PKI's own root (kvitt sim swish --client-ca): a test CA of
+	// the merchant's. The certificate's CN is still the merchant number.
+	ClientCAs []*x509.Certificate
+	// ErrorLog receives the server's errors, such as a client certificate
+	// refused in the TLS handshake; nil discards them.
+	ErrorLog *log.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -141,8 +149,18 @@ func New(opts Options) (*Sim, error) {
 		drop:     opts.DropCallbacks,
 		done:     make(chan struct{}),
 	}
-	s.srv = &http.Server{Handler: s.routes(), TLSConfig: pki.ServerTLSConfig(), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: log.New(io.Discard, "", 0)} // handshake failures are expected in tests
+	tlsc := pki.ServerTLSConfig()
+	if len(opts.ClientCAs) > 0 {
+		tlsc.ClientCAs = pki.RootPool().Clone()
+		for _, c := range opts.ClientCAs {
+			tlsc.ClientCAs.AddCert(c)
+		}
+	}
+	errLog := opts.ErrorLog
+	if errLog == nil {
+		errLog = log.New(io.Discard, "", 0) // handshake failures are expected in tests
+	}
+	s.srv = &http.Server{Handler: s.routes(), TLSConfig: tlsc, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	go s.srv.ServeTLS(ln, "", "")
 	return s, nil
 }
