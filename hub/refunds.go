@@ -86,8 +86,8 @@ func (h *Hub) CreateRefund(ctx context.Context, paymentID string, in RefundInput
 		return r, err
 	}
 	if instant != nil {
-		h.notify(p)
 		h.registerReturn(ctx, r)
+		h.notify(p)
 		return h.GetRefund(ctx, r.ID)
 	}
 	till, err := h.tillOf(ctx, p)
@@ -208,8 +208,11 @@ func (h *Hub) applyRefundWith(ctx context.Context, id string, ru kvitt.RefundUpd
 			continue
 		}
 		if err == nil {
-			h.notify(p)
+			// The return receipt is registered before anyone is told the
+			// refund succeeded: a till that prints on that news prints a
+			// registered receipt (unless the control unit is down).
 			h.registerReturn(ctx, r)
+			h.notify(p)
 		}
 		return r, err
 	}
@@ -440,8 +443,8 @@ func (h *Hub) ResolveRefund(ctx context.Context, id string, to kvitt.RefundState
 	if err != nil {
 		return nil, err
 	}
-	h.notify(p)
 	h.registerReturn(ctx, r)
+	h.notify(p)
 	return r, nil
 }
 

@@ -66,6 +66,9 @@ func (h *Hub) Report(ctx context.Context, tillID string, kind report.Kind) (*rep
 			}
 		}
 		rep = report.Compute(receipts, opts)
+		// The range the report covers, also when it holds no receipt (an
+		// empty one shows last_serial = first_serial − 1).
+		rep.FirstSerial, rep.LastSerial = from, upTo
 		if kind != report.Z {
 			return nil
 		}

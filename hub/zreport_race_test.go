@@ -211,3 +211,26 @@ func TestRacingCopiesTwoNodes(t *testing.T) {
 		}
 	})
 }
+
+// An empty Z report shows the range it covers: first_serial after the
+// previous Z's last, last_serial one below it. Before, its JSON said 0/0.
+func TestEmptyZReportSerials(t *testing.T) {
+	h, _, _ := newHub(t)
+	s := sale(t, h, 1000)
+	if _, err := h.CreatePayment(ctx, s.ID, PaymentInput{Method: "cash", Amount: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.CompleteSale(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	z1, err := h.Report(ctx, "1", report.Z)
+	if err != nil || z1.FirstSerial != 1 || z1.LastSerial != 1 {
+		t.Fatalf("Z 1: %d–%d %v, want 1–1", z1.FirstSerial, z1.LastSerial, err)
+	}
+	for _, kind := range []report.Kind{report.X, report.Z} {
+		r, err := h.Report(ctx, "1", kind)
+		if err != nil || r.FirstSerial != 2 || r.LastSerial != 1 {
+			t.Errorf("empty %s: %d–%d %v, want 2–1", kind, r.FirstSerial, r.LastSerial, err)
+		}
+	}
+}

@@ -85,6 +85,8 @@ func MethodLabel(method string) string {
 		return "Swish"
 	case "mobilepay":
 		return "MobilePay"
+	case "computop":
+		return "Swish" // Swish through the Computop Paygate: the customer paid with Swish
 	case "svea":
 		return "Svea"
 	case "":
