@@ -3,8 +3,8 @@ package http
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
-	"time"
 
 	"github.com/kvitt-hub/kvitt"
 )
@@ -32,30 +32,14 @@ func (s *Server) handleRefundEvents(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		return kvitt.Errorf(kvitt.EINTERNAL, "streaming unsupported")
-	}
 	var seen int64
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		fmt.Sscan(v, &seen)
 	}
-	wake, unsub := s.Hub.Subscribe(rf.PaymentID)
-	defer unsub()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "retry: 2000\n\n")
-	flusher.Flush()
-	heartbeat := time.NewTicker(15 * time.Second)
-	defer heartbeat.Stop()
-	recheck := time.NewTicker(2 * time.Second) // changes made by another node
-	defer recheck.Stop()
-	for {
+	return s.stream(w, r, rf.PaymentID, func(w io.Writer) bool {
 		cur, err := s.Hub.GetRefund(r.Context(), rf.ID)
 		if err != nil {
-			return nil // the client sees the stream end and reconnects
+			return true // the client sees the stream end and reconnects
 		}
 		if cur.Version > seen {
 			b, _ := json.Marshal(toRefundJSON(cur))
@@ -64,18 +48,8 @@ func (s *Server) handleRefundEvents(w http.ResponseWriter, r *http.Request) erro
 		}
 		if cur.State == kvitt.RefundSucceeded || cur.State == kvitt.RefundFailed {
 			fmt.Fprintf(w, "event: end\ndata: {\"state\":%q}\n\n", cur.State)
-			flusher.Flush()
-			return nil
+			return true
 		}
-		flusher.Flush()
-		select {
-		case <-r.Context().Done():
-			return nil
-		case <-wake:
-		case <-recheck.C:
-		case <-heartbeat.C:
-			fmt.Fprintf(w, ": keep-alive\n\n")
-			flusher.Flush()
-		}
-	}
+		return false
+	})
 }

@@ -3,11 +3,9 @@ package http
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
-	"time"
-
-	"github.com/kvitt-hub/kvitt"
 )
 
 // handlePaymentEvents streams a payment's events as server-sent events: every
@@ -20,37 +18,21 @@ func (s *Server) handlePaymentEvents(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		return kvitt.Errorf(kvitt.EINTERNAL, "streaming unsupported")
-	}
 	var after int64
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		after, _ = strconv.ParseInt(v, 10, 64)
 	}
-	wake, unsub := s.Hub.Subscribe(p.ID)
-	defer unsub()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "retry: 2000\n\n")
-	flusher.Flush()
-	heartbeat := time.NewTicker(15 * time.Second)
-	defer heartbeat.Stop()
-	recheck := time.NewTicker(2 * time.Second)
-	defer recheck.Stop()
-	for {
+	return s.stream(w, r, p.ID, func(w io.Writer) bool {
 		// The payment is read before its events: a transition committed
 		// between the two reads is then in the events, so a final state is
 		// never announced with "end" before its own event was sent.
 		cur, err := s.Hub.GetPayment(r.Context(), p.ID)
 		if err != nil {
-			return nil // the client sees the stream end and reconnects
+			return true // the client sees the stream end and reconnects
 		}
 		events, err := s.Hub.PaymentEvents(r.Context(), p.ID, after)
 		if err != nil {
-			return nil
+			return true
 		}
 		for _, e := range events {
 			b, _ := json.Marshal(eventJSON{Seq: e.Seq, From: string(e.From), To: string(e.To), Cause: e.Cause, Message: e.Message, At: e.At,
@@ -60,18 +42,8 @@ func (s *Server) handlePaymentEvents(w http.ResponseWriter, r *http.Request) err
 		}
 		if !cur.State.Open() {
 			fmt.Fprintf(w, "event: end\ndata: {\"state\":%q}\n\n", cur.State)
-			flusher.Flush()
-			return nil
+			return true
 		}
-		flusher.Flush()
-		select {
-		case <-r.Context().Done():
-			return nil
-		case <-wake:
-		case <-recheck.C:
-		case <-heartbeat.C:
-			fmt.Fprintf(w, ": keep-alive\n\n")
-			flusher.Flush()
-		}
-	}
+		return false
+	})
 }
