@@ -137,6 +137,10 @@ const (
 	// AttentionRefundedAfterFailed is a refund's: the money went back after
 	// kvitt had booked the refund failed.
 	AttentionRefundedAfterFailed = "refunded_after_failed"
+	// AttentionRefundedTwice is a refund's: the provider reports it paid
+	// back although kvitt had it paid back already (online, or by another
+	// batch file): a person checks that the customer got the money once.
+	AttentionRefundedTwice = "refunded_twice"
 )
 
 // LateCapture reports whether from → to is the truth arriving late: the

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -172,10 +175,11 @@ func liveComputop(ctx context.Context, m *Main, cc *ComputopConfig) error {
 	return nil
 }
 
-// runComputop is "kvitt computop batch build|check".
+// runComputop is "kvitt computop batch build|check|apply".
 func runComputop(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const usage = "usage: kvitt computop batch build --merchant-id MID [--version 2.1] [--date YYYYMMDD] [--out FILE] CREDITS.csv\n" +
-		"       kvitt computop batch check [--response] FILE"
+		"       kvitt computop batch check [--response] FILE\n" +
+		"       kvitt computop batch apply [--data DIR | --database URL] [--merchant-id MID] RESPONSE_FILE"
 	if len(args) < 2 || args[0] != "batch" {
 		return errors.New(usage)
 	}
@@ -184,6 +188,8 @@ func runComputop(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return computopBatchBuild(args[2:], stdout, stderr)
 	case "check":
 		return computopBatchCheck(args[2:], stdout, stderr)
+	case "apply":
+		return computopBatchApply(ctx, args[2:], stdout, stderr)
 	}
 	return errors.New(usage)
 }
@@ -342,4 +348,160 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// batchSummary counts what apply did with a response file's records.
+type batchSummary struct {
+	applied, refused, unreadable, already, unknown, failed int64
+}
+
+// computopBatchApply applies a Computop response file to kvitt's refunds:
+// each record, matched as the batch was built (TransID the payment's
+// reference, RefNr the refund's id, PayID and amount agreeing), decides its
+// refund through the hub. The file is read whole first (FOOT's count and
+// sum, every record): a damaged file applies nothing. A record's result is
+// applied once: the refund keeps the file's digest and the record's place,
+// so applying the same file again changes nothing. It fails (exit status 1)
+// when a record matches no refund or could not be applied.
+func computopBatchApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("computop batch apply", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := dataFlag(fs)
+	mid := fs.String("merchant-id", "", "refuse a file whose HEAD (or, with a Master MID, whose records) names another MerchantID")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: kvitt computop batch apply [--data DIR | --database URL] [--merchant-id MID] RESPONSE_FILE")
+	}
+	name := fs.Arg(0)
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	digest, count, err := computopCheckResponse(f, *mid)
+	if err != nil {
+		return fmt.Errorf("%s: %w (nothing was applied)", name, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	r, err := computop.NewBatchReader(bufio.NewReaderSize(f, 256<<10), true)
+	if err != nil {
+		return err
+	}
+	db, err := data.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	h := hub.New(db, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	defer h.Close()
+	base := filepath.Base(name)
+	tty := isTerminal(stderr)
+	var sum batchSummary
+	var rec computop.BatchRecord
+	report := func(format string, a ...any) {
+		if tty {
+			fmt.Fprint(stderr, "\r\033[K")
+		}
+		fmt.Fprintf(stdout, format+"\n", a...)
+	}
+	for i := int64(1); ; i++ {
+		if err := r.Next(&rec); err == io.EOF {
+			break
+		} else if err != nil {
+			return fmt.Errorf("%s changed while it was applied: %w", name, err)
+		}
+		if rec.RefNr == "" {
+			sum.unknown++
+			report("line %d: unknown: no RefNr (version %s): kvitt cannot tell which refund it credited", rec.Line, r.Header().Version)
+			continue
+		}
+		u := rec.RefundUpdate()
+		u.Provider[computop.KeyBatchFile] = fmt.Sprintf("%s line %d", base, rec.Line)
+		result := rec.Status
+		if rec.Code != "" {
+			result += " " + rec.Code
+		}
+		res, err := h.ApplyRefundResult(ctx, hub.RefundResult{
+			Method: computop.Method, PaymentReference: rec.TransID, RefundID: rec.RefNr,
+			Amount: rec.Amount, Currency: kvitt.Currency(rec.Currency),
+			PaymentProvider: map[string]string{computop.KeyPayID: rec.PayID},
+			Update:          u,
+			Source:          fmt.Sprintf("computop-batch:%s#%d", digest, i),
+			Note:            fmt.Sprintf("Computop batch response %s line %d (%s)", base, rec.Line, result),
+		})
+		switch {
+		case err != nil:
+			sum.failed++
+			report("line %d: failed: refund %s: %v", rec.Line, rec.RefNr, err)
+		case res.Outcome == hub.ResultApplied:
+			sum.applied++
+			switch u.State {
+			case kvitt.RefundFailed:
+				sum.refused++
+			case kvitt.RefundUnknown:
+				sum.unreadable++
+				report("line %d: refund %s is unknown now: %s", rec.Line, rec.RefNr, u.Message)
+			}
+		case res.Outcome == hub.ResultAlreadyApplied:
+			sum.already++
+		case res.Outcome == hub.ResultUnmatched:
+			sum.unknown++
+			report("line %d: unknown: %s", rec.Line, res.Reason)
+		default:
+			sum.failed++
+			report("line %d: failed: %s", rec.Line, res.Reason)
+		}
+		if tty && i%1000 == 0 {
+			fmt.Fprintf(stderr, "\r%d of %d records", i, count)
+		}
+	}
+	if tty {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	fmt.Fprintf(stdout, "%s: %d records: %d applied", name, r.Count(), sum.applied)
+	if sum.refused > 0 || sum.unreadable > 0 {
+		fmt.Fprintf(stdout, " (refused by Computop: %d, unreadable: %d)", sum.refused, sum.unreadable)
+	}
+	fmt.Fprintf(stdout, ", %d already applied, %d unknown, %d failed\n", sum.already, sum.unknown, sum.failed)
+	if sum.unknown > 0 || sum.failed > 0 {
+		return fmt.Errorf("%s: %d records match no refund of kvitt's and %d could not be applied; see the lines above", name, sum.unknown, sum.failed)
+	}
+	return nil
+}
+
+// computopCheckResponse reads a response file whole, checking every record
+// and FOOT's count and sum, and returns the digest of its content (the
+// records as parsed, so line endings and empty lines do not change it) and
+// the number of records. With mid, the file must be that merchant's.
+func computopCheckResponse(f io.Reader, mid string) (string, int64, error) {
+	r, err := computop.NewBatchReader(bufio.NewReaderSize(f, 256<<10), true)
+	if err != nil {
+		return "", 0, err
+	}
+	hd := r.Header()
+	sha := sha256.New()
+	fmt.Fprintf(sha, "HEAD,%s,%s,%s\n", hd.MerchantID, hd.Date.Format(computop.BatchDateLayout), hd.Version)
+	var rec computop.BatchRecord
+	for {
+		err := r.Next(&rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", 0, err
+		}
+		if mine := rec.MID; mid != "" && hd.MerchantID != mid && (mine == "" || mine != mid) {
+			if mine == "" {
+				mine = hd.MerchantID
+			}
+			return "", 0, fmt.Errorf("line %d: a credit of MerchantID %s, not %s", rec.Line, mine, mid)
+		}
+		fmt.Fprintf(sha, "%s,%d,%s,%s,%s,%s,%s,%s\n", rec.MID, rec.Amount, rec.Currency, rec.TransID, rec.RefNr, rec.PayID, rec.Status, rec.Code)
+	}
+	fmt.Fprintf(sha, "FOOT,%d,%d\n", r.Count(), r.Sum())
+	return hex.EncodeToString(sha.Sum(nil))[:32], r.Count(), nil
 }

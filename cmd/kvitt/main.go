@@ -24,7 +24,7 @@ usage:
                                                mobilepay 8446, computop 8447
                                                (--addr; -h for flags)
   kvitt swish csr | cert import | cert info    the Swish merchant certificate
-  kvitt computop batch build|check             Computop credit batch files
+  kvitt computop batch build|check|apply       Computop credit batch files and their results
   kvitt mobilepay webhook|qr ...               MobilePay set-up: the webhook, till QRs
   kvitt apikey create --scope admin|backoffice|till [--till ID] [--name NAME] [--data DIR]
   kvitt journal verify [--data DIR]            check the hash chain of the journal

@@ -13,6 +13,11 @@
 // (RF07, TM01, DS24, FF10, BANKIDCL) when the customer approves. A customer
 // interface (HTTP under /sim/customer/ and the Customer type) approves,
 // declines, cancels or walks away.
+//
+// It also plays the Batch Manager (batch.go: an uploaded credit batch file
+// is carried out and answered with its response file) and offers test
+// controls for a simulator running as a process of its own (ledger.go: its
+// books, faults for the next request to an endpoint, held requests).
 package simcomputop
 
 import (
@@ -27,6 +32,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,6 +87,11 @@ type Options struct {
 	RetryUnit time.Duration
 	// DropNotifications records notifications without sending them.
 	DropNotifications bool
+	// NotifyForward, if set, is where notifications are delivered: this
+	// base URL (http or https) and URLNotify's path, as a TLS-terminating
+	// reverse proxy on URLNotify's host would forward them to kvitt. The
+	// payment still carries URLNotify as given (https on port 443).
+	NotifyForward string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -104,7 +115,17 @@ const (
 	LoseRequest Fault = iota + 1
 	// LoseResponse handles the request, then drops the connection unanswered.
 	LoseResponse
+	// Hold deciphers the request and holds it, unhandled, until Release
+	// says to handle it (its answer then goes to whoever still listens) or
+	// to drop it (as if it never arrived). Held lists it meanwhile.
+	Hold
 )
+
+// faultAt is a fault for the next request to one endpoint ("" for any).
+type faultAt struct {
+	path  string
+	fault Fault
+}
 
 // Sim is a running simulator.
 type Sim struct {
@@ -121,7 +142,12 @@ type Sim struct {
 	reqIDs   map[string]*payment
 	credits  map[string]*credit // by ReqID
 	notes    []Notification
-	faults   []Fault
+	faults   []faultAt
+	held     []*heldRequest
+	heldSeq  int
+	ledger   []LedgerCredit    // every credit carried out, online or by batch
+	batches  map[string]string // uploaded batch file name → response file path ("" while processing)
+	batchDir string
 	drop     bool
 	closed   bool
 	timers   map[*time.Timer]struct{}
@@ -222,9 +248,13 @@ func (s *Sim) Close() error {
 		t.Stop()
 	}
 	close(s.done)
+	dir := s.batchDir
 	s.mu.Unlock()
 	err := s.srv.Close()
 	s.wg.Wait()
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
 	return err
 }
 
@@ -253,7 +283,28 @@ func (s *Sim) IssueServerCertificate() (tls.Certificate, error) {
 func (s *Sim) Options() Options { return s.opts }
 
 // InjectFault makes the next request fail as f.
-func (s *Sim) InjectFault(f Fault) { s.mu.Lock(); s.faults = append(s.faults, f); s.mu.Unlock() }
+func (s *Sim) InjectFault(f Fault) { s.InjectFaultAt("", f) }
+
+// InjectFaultAt makes the next request to endpoint ("credit.aspx"; "" for
+// any) fail as f. Faults for one endpoint are used in the order given.
+func (s *Sim) InjectFaultAt(endpoint string, f Fault) {
+	s.mu.Lock()
+	s.faults = append(s.faults, faultAt{path: strings.Trim(endpoint, "/"), fault: f})
+	s.mu.Unlock()
+}
+
+// takeFault removes and returns the first fault for this endpoint.
+func (s *Sim) takeFault(endpoint string) Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if f.path == "" || f.path == endpoint {
+			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			return f.fault
+		}
+	}
+	return 0
+}
 
 // SetDropNotifications turns dropping notifications on or off.
 func (s *Sim) SetDropNotifications(drop bool) { s.mu.Lock(); s.drop = drop; s.mu.Unlock() }
@@ -310,6 +361,11 @@ func (s *Sim) routes() http.Handler {
 	mux.HandleFunc("POST /inquire.aspx", s.paygate(s.inquire))
 	mux.HandleFunc("POST /inquire24.aspx", s.paygate(s.inquire24))
 	mux.HandleFunc("POST /sim/customer/{transID}/{action}", s.handleCustomer)
+	mux.HandleFunc("GET /sim/ledger.json", s.handleLedger)
+	mux.HandleFunc("POST /sim/faults/{endpoint}/{fault}", s.handleFault)
+	mux.HandleFunc("POST /sim/held/{id}/{action}", s.handleRelease)
+	mux.HandleFunc("PUT /sim/batch/{name}", s.handleBatchUpload)
+	mux.HandleFunc("GET /sim/batch/{name}", s.handleBatchDownload)
 	return mux
 }
 
@@ -317,12 +373,7 @@ func (s *Sim) routes() http.Handler {
 // deciphered, the answer enciphered as "Data=…&Len=…".
 func (s *Sim) paygate(h func(f fields) [][2]string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		var fault Fault
-		if len(s.faults) > 0 {
-			fault, s.faults = s.faults[0], s.faults[1:]
-		}
-		s.mu.Unlock()
+		fault := s.takeFault(strings.Trim(r.URL.Path, "/"))
 		if fault == LoseRequest {
 			hijackClose(w)
 			return
@@ -342,6 +393,9 @@ func (s *Sim) paygate(h func(f fields) [][2]string) http.HandlerFunc {
 			answer = s.failure("", "", CodeMAC, "decryption error: "+err.Error())
 		case f["merchantid"] != s.opts.MerchantID:
 			answer = s.failure("", f["transid"], CodeMAC, "MerchantID in Data differs from the plain MerchantID")
+		case fault == Hold && !s.hold(r.URL.Path, f):
+			hijackClose(w) // dropped: as if it never arrived
+			return
 		default:
 			answer = h(f)
 		}
@@ -529,6 +583,8 @@ func (s *Sim) credit(f fields) [][2]string {
 	}
 	p.AmountCred += amount
 	p.LastStatus = "OK"
+	s.ledger = append(s.ledger, LedgerCredit{PayID: p.PayID, TransID: p.TransID, RefNr: f["refnr"], ReqID: f["reqid"],
+		Amount: amount, Via: "credit.aspx", At: s.opts.Now()})
 	a := [][2]string{{"mid", s.opts.MerchantID}, {"PayID", p.PayID}, {"XID", newID()}, {"TransID", p.TransID}}
 	if f["refnr"] != "" {
 		a = append(a, [2]string{"RefNr", f["refnr"]})
@@ -604,7 +660,7 @@ func (s *Sim) sendLocked(p *payment, body string, attempt int) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		code, msg := 0, ""
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URLNotify, strings.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.notifyTarget(p.URLNotify), strings.NewReader(body))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=iso-8859-1")
 			var resp *http.Response
@@ -633,6 +689,19 @@ func (s *Sim) sendLocked(p *payment, body string, attempt int) {
 			})
 		}
 	}()
+}
+
+// notifyTarget is where a notification for URLNotify goes: URLNotify
+// itself, or its path under Options.NotifyForward.
+func (s *Sim) notifyTarget(urlNotify string) string {
+	if s.opts.NotifyForward == "" {
+		return urlNotify
+	}
+	u, err := url.Parse(urlNotify)
+	if err != nil {
+		return urlNotify
+	}
+	return strings.TrimRight(s.opts.NotifyForward, "/") + u.EscapedPath()
 }
 
 // Renotify sends a TransID's notification again (a duplicate, as the
