@@ -98,6 +98,30 @@ type Tx interface {
 	// previous Z's LastSerial up to this one.
 	LastReceiptSerial(tillID string) (int64, error)
 
+	// Bookkeeping (issue 16; hub/bookkeeping.go, docs/bookkeeping.md):
+	// each Z report goes into the merchant's books once, and the accounts
+	// it goes to are set per store. The data blobs are the hub's JSON.
+	//
+	// ListZReportsEnded lists the Z reports of every till whose PeriodEnd
+	// is in [from, to), by till and serial.
+	ListZReportsEnded(from, to time.Time) ([]*ZReport, error)
+	// MarkZReportExported records that the Z report went out in export
+	// exportID at at. ECONFLICT if it is marked already: of racing exports
+	// of one Z report, on one node or several, exactly one marks it.
+	MarkZReportExported(tillID string, serial int64, exportID string, at time.Time) error
+	// ZReportExport returns the export the Z report went out in and when;
+	// ENOTFOUND if it never did.
+	ZReportExport(tillID string, serial int64) (exportID string, at time.Time, err error)
+	// PutBookkeepingExport stores an export (its file and facts) under its
+	// id, ECONFLICT if the id is taken; GetBookkeepingExport reads it
+	// back, ENOTFOUND if unknown.
+	PutBookkeepingExport(id string, created time.Time, data []byte) error
+	GetBookkeepingExport(id string) ([]byte, error)
+	// BookkeepingAccounts returns the store's account settings, ENOTFOUND
+	// if none were set; PutBookkeepingAccounts sets (replaces) them.
+	BookkeepingAccounts(storeID string) ([]byte, error)
+	PutBookkeepingAccounts(storeID string, data []byte) error
+
 	CreateAPIKey(k *APIKey) error
 	GetAPIKey(id string) (*APIKey, error)
 	ListAPIKeys() ([]*APIKey, error)

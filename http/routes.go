@@ -47,6 +47,11 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/tills/{id}/reports/x", s.api(s.handleXReport))
 	m.Handle("POST /v1/tills/{id}/reports/z", s.api(s.handleZReport))
 	m.Handle("GET /v1/tills/{id}/reports/z/{serial}", s.api(s.handleGetZReport))
+	m.Handle("GET /v1/bookkeeping/sie", s.api(s.bookkeepingExport("sie")))
+	m.Handle("GET /v1/bookkeeping/csv", s.api(s.bookkeepingExport("csv")))
+	m.Handle("GET /v1/bookkeeping/exports/{id}", s.api(s.handleGetBookkeepingExport))
+	m.Handle("GET /v1/bookkeeping/stores/{id}/accounts", s.api(s.handleGetBookkeepingAccounts))
+	m.Handle("PUT /v1/bookkeeping/stores/{id}/accounts", s.api(s.handlePutBookkeepingAccounts))
 
 	m.Handle("POST /v1/api-keys", s.api(s.handleCreateAPIKey))
 	m.Handle("GET /v1/api-keys", s.api(s.handleListAPIKeys))
@@ -78,7 +83,7 @@ const EMETHOD = "method_not_allowed"
 // allowedMethods lists the methods that have a route for r's path.
 func (s *Server) allowedMethods(r *http.Request) []string {
 	var out []string
-	for _, m := range []string{http.MethodGet, http.MethodPost} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 		if m == r.Method {
 			continue
 		}

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) kvitt.Store) {
 		{"PendingReceipts", testPendingReceipts},
 		{"Settings", testSettings},
 		{"RecoveryQueries", testRecoveryQueries},
+		{"Bookkeeping", testBookkeeping},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

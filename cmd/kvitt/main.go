@@ -29,6 +29,9 @@ usage:
   kvitt apikey create --scope admin|backoffice|till [--till ID] [--name NAME] [--data DIR]
   kvitt journal verify [--data DIR]            check the hash chain of the journal
   kvitt report x|z --till ID [--data DIR]      print an X or Z report (Z closes the day)
+  kvitt export sie|csv --from YYYY-MM-DD --to YYYY-MM-DD [--merchant ID] [--skip-exported] [--out FILE|-] [--data DIR]
+                                               the Z reports of a period as bookkeeping (SIE 4)
+  kvitt export get ID                          an earlier export again
   kvitt version
 `
 
@@ -67,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runComputop(ctx, args[1:], stdout, stderr)
 	case "mobilepay":
 		return runMobilePay(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], stdout, stderr)
 	case "apikey":
 		return runAPIKey(ctx, args[1:], stdout, stderr)
 	case "journal":
