@@ -176,6 +176,23 @@ type Tx interface {
 	// PrevHash and Hash.
 	AppendJournal(e *JournalEntry) error
 	ListJournal(afterSeq int64, limit int) ([]*JournalEntry, error)
+
+	// Orders (seed 004, issue 10): back-office orders paid by a payment
+	// link (Svea Instore). An order is one row; its links and credits are
+	// part of it, so every change of an order is one compare-and-set on
+	// its Version, whichever of the API, a callback or the poller makes it.
+	//
+	// CreateOrder returns ECONFLICT if the merchant already has an order
+	// with o.Number, or o.IdempotencyKey is used; Version becomes 1.
+	CreateOrder(o *Order) error
+	GetOrder(id string) (*Order, error)
+	OrderByNumber(merchantID, number string) (*Order, error)
+	OrderByIdempotencyKey(key string) (*Order, error)
+	// UpdateOrder compares and sets o.Version (ECONFLICT if the stored
+	// order changed since it was read), increases it and fills o.Updated.
+	UpdateOrder(o *Order) error
+	// ListOrders lists orders, newest first, as f selects.
+	ListOrders(f OrderFilter) ([]*Order, error)
 }
 
 // ReceiptFilter selects receipts for reports.

@@ -37,9 +37,11 @@ type Hub struct {
 
 	providers map[string]kvitt.Provider
 	customers map[string]kvitt.Customer
-	jobs      map[string]JobFunc
-	events    *broadcaster
-	wake      chan struct{}
+	// orderSetup is the order payment provider (Svea Instore), if any.
+	orderSetup *orderSetup
+	jobs       map[string]JobFunc
+	events     *broadcaster
+	wake       chan struct{}
 
 	// bg tracks background provider calls, so Close can wait for them.
 	bg       sync.WaitGroup

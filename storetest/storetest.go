@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) kvitt.Store) {
 		{"Settings", testSettings},
 		{"RecoveryQueries", testRecoveryQueries},
 		{"Bookkeeping", testBookkeeping},
+		{"Orders", testOrders},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -15,12 +15,13 @@ import (
 	simcontrolunit "github.com/kvitt-hub/kvitt/sim/controlunit"
 	simmobilepay "github.com/kvitt-hub/kvitt/sim/mobilepay"
 	simnexo "github.com/kvitt-hub/kvitt/sim/nexo"
+	simsvea "github.com/kvitt-hub/kvitt/sim/svea"
 	simswish "github.com/kvitt-hub/kvitt/sim/swish"
 )
 
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: kvitt sim swish|nexo|controlunit|computop|mobilepay [flags]")
+		return fmt.Errorf("usage: kvitt sim swish|nexo|controlunit|computop|mobilepay|svea [flags]")
 	}
 	switch args[0] {
 	case "swish":
@@ -33,8 +34,10 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return simcomputop.Main(ctx, args[1:], stdout)
 	case "mobilepay":
 		return simmobilepay.Main(ctx, args[1:], stdout)
+	case "svea":
+		return simsvea.Main(ctx, args[1:], stdout)
 	}
-	return fmt.Errorf("no simulator %q (swish, nexo, controlunit, computop, mobilepay)", args[0])
+	return fmt.Errorf("no simulator %q (swish, nexo, controlunit, computop, mobilepay, svea)", args[0])
 }
 
 // storeFlags are the flags that say where the ledger is, for the commands

@@ -35,6 +35,8 @@ type Config struct {
 	Computop *ComputopConfig `json:"computop"`
 	// MobilePay is one sales unit of the Vipps MobilePay platform (docs/mobilepay.md).
 	MobilePay *MobilePayConfig `json:"mobilepay"`
+	// Svea is Svea Instore: back-office orders paid by an SMS link (docs/svea.md).
+	Svea *SveaConfig `json:"svea"`
 	// Card enables the integrated card terminals configured on the tills.
 	Card *CardConfig `json:"card"`
 }

@@ -18,10 +18,10 @@ const usage = `kvitt: a payment hub for Nordic retail
 
 usage:
   kvitt serve [--data DIR] [--addr HOST:PORT] [--config FILE] [--live]
-  kvitt sim swish|nexo|controlunit|computop|mobilepay [flags]
+  kvitt sim swish|nexo|controlunit|computop|mobilepay|svea [flags]
                                                run one provider simulator alone, on 127.0.0.1:
                                                nexo 8443, swish 8444, controlunit 8445,
-                                               mobilepay 8446, computop 8447
+                                               mobilepay 8446, computop 8447, svea 8448
                                                (--addr; -h for flags)
   kvitt swish csr | cert import | cert info    the Swish merchant certificate
   kvitt computop batch build|check|apply       Computop credit batch files and their results

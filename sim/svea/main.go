@@ -1,0 +1,51 @@
+package simsvea
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Main runs the simulator standalone (kvitt sim svea): it writes its CA
+// certificate to --certs, prints where it listens and the account's
+// credentials, and serves until ctx ends.
+func Main(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("sim svea", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	addr := fs.String("addr", "127.0.0.1:8448", "address to listen on")
+	certs := fs.String("certs", "svea-sim-certs", "directory to write the CA certificate (ca.pem) to")
+	merchant := fs.String("merchant-id", DefaultMerchantID, "Instore merchant id (Basic auth user)")
+	password := fs.String("password", DefaultPassword, "Instore password (Basic auth password)")
+	country := fs.String("country", "SE", "the account's country code")
+	interval := fs.Duration("status-interval", 0, "least time between status calls of one order (0: 5s, Svea's)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := New(Options{Addr: *addr, MerchantID: *merchant, Password: *password, CountryCode: *country, StatusInterval: *interval})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := os.MkdirAll(*certs, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*certs, "ca.pem"), s.CAPEM(), 0o644); err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(*certs)
+	fmt.Fprintf(stdout, `Svea Instore simulator listening
+  API URL:         %s   (like https://webpayinstoreapistage.svea.com)
+  merchant id:     %s
+  password:        %s
+  country:         %s
+  CA certificate:  %s
+  SMS outbox:      GET %s/sim/sms
+  callbacks made:  GET %s/sim/callbacks
+  customer:        open the link of an SMS: %s/checkout/{token} (complete or abandon)
+`, s.URL(), s.MerchantID(), s.Password(), *country, filepath.Join(abs, "ca.pem"), s.URL(), s.URL(), s.URL())
+	<-ctx.Done()
+	return nil
+}
