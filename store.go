@@ -177,6 +177,34 @@ type Tx interface {
 	AppendJournal(e *JournalEntry) error
 	ListJournal(afterSeq int64, limit int) ([]*JournalEntry, error)
 
+	// Webhook state every node shares (MobilePay, seed 001). A webhook
+	// reaches whichever node the load balancer picks: a customer's scan of
+	// a till's QR must reach the payment waiting at that till on any node,
+	// and a delivery one node took is a replay on every other. Kept here,
+	// not in a process's memory.
+
+	// PutCheckin records a customer's scan of a till's QR (c.Reference is
+	// ignored: a new check-in is unclaimed). It reports false, changing
+	// nothing, when that scan (method, beacon id, token and time) is
+	// recorded already: a repeated delivery is one customer.
+	PutCheckin(c *Checkin) (bool, error)
+	// ClaimCheckin returns the method's check-in at beaconID that
+	// reference has claimed; if there is none, it claims for reference the
+	// newest unclaimed check-in at beaconID made at or after since and
+	// returns that. ENOTFOUND when there is none. Claims of one beacon are
+	// made one at a time (on every node): a check-in is never given to two
+	// references, and a reference never claims two.
+	ClaimCheckin(method, beaconID, reference string, since time.Time) (*Checkin, error)
+	// DeleteCheckinsBefore deletes the check-ins made before t.
+	DeleteCheckinsBefore(t time.Time) (int, error)
+	// SeeOnce records key (a webhook delivery's signature) until expires.
+	// It reports true if key was not recorded, or its record had expired
+	// at now; false if it was: a replay. Of racing calls with one key,
+	// exactly one gets true.
+	SeeOnce(key string, now, expires time.Time) (bool, error)
+	// DeleteSeenBefore deletes the records SeeOnce keeps that expired before t.
+	DeleteSeenBefore(t time.Time) (int, error)
+
 	// Orders (seed 004, issue 10): back-office orders paid by a payment
 	// link (Svea Instore). An order is one row; its links and credits are
 	// part of it, so every change of an order is one compare-and-set on
@@ -193,6 +221,18 @@ type Tx interface {
 	UpdateOrder(o *Order) error
 	// ListOrders lists orders, newest first, as f selects.
 	ListOrders(f OrderFilter) ([]*Order, error)
+}
+
+// Checkin is a customer who scanned a till's QR code with a payment app
+// (MobilePay's user.checked-in.v1): the provider's token for the customer,
+// with which the till's next payment is sent to their phone.
+type Checkin struct {
+	Method        string // the provider: "mobilepay"
+	BeaconID      string // the till's QR
+	CustomerToken string
+	At            time.Time // when the customer scanned
+	// Reference is the payment that claimed the check-in ("" = unclaimed).
+	Reference string
 }
 
 // ReceiptFilter selects receipts for reports.

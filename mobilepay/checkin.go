@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/kvitt-hub/kvitt"
 )
 
 // CheckinTTL is how long a customer token from user.checked-in.v1 is valid.
@@ -21,7 +23,8 @@ type Checkin struct {
 
 // CheckinStore keeps check-ins until a payment claims them. With several
 // kvitt nodes it must be shared (the webhook may reach one node and the
-// payment run on another); MemoryCheckins serves one process.
+// payment run on another): StoreCheckins keeps them in kvitt's database;
+// MemoryCheckins serves one process.
 type CheckinStore interface {
 	// PutCheckin records a check-in. It reports false, changing nothing,
 	// when the same check-in (beacon, token and time) is already recorded:
@@ -91,4 +94,95 @@ func (m *MemoryCheckins) pruneLocked(now time.Time) {
 		}
 	}
 	m.cs = kept
+}
+
+// StoreCheckins is a CheckinStore in kvitt's database (kvitt.Tx
+// PutCheckin and ClaimCheckin): every node sees every check-in, whichever
+// node the webhook reached, and claims of one till's scans are made one at
+// a time across the nodes.
+type StoreCheckins struct {
+	store kvitt.Store
+	now   func() time.Time
+	prune pruner
+}
+
+// NewStoreCheckins returns a CheckinStore over store.
+func NewStoreCheckins(store kvitt.Store) *StoreCheckins {
+	return &StoreCheckins{store: store, now: time.Now}
+}
+
+// PutCheckin implements CheckinStore.
+func (s *StoreCheckins) PutCheckin(ctx context.Context, c Checkin) (bool, error) {
+	var added bool
+	err := s.store.Update(ctx, func(tx kvitt.Tx) (err error) {
+		if s.prune.due(s.now()) {
+			// Tokens are valid 15 minutes; older scans can pay nothing.
+			if _, err := tx.DeleteCheckinsBefore(s.now().Add(-2 * CheckinTTL)); err != nil {
+				return err
+			}
+		}
+		added, err = tx.PutCheckin(&kvitt.Checkin{Method: Method, BeaconID: c.BeaconID, CustomerToken: c.CustomerToken, At: c.At})
+		return err
+	})
+	return added, err
+}
+
+// ClaimCheckin implements CheckinStore.
+func (s *StoreCheckins) ClaimCheckin(ctx context.Context, beaconID, reference string, since, now time.Time) (Checkin, bool, error) {
+	if oldest := now.Add(-CheckinTTL); since.Before(oldest) {
+		since = oldest // the customer's token has expired
+	}
+	var c *kvitt.Checkin
+	err := s.store.Update(ctx, func(tx kvitt.Tx) (err error) {
+		c, err = tx.ClaimCheckin(Method, beaconID, reference, since)
+		return err
+	})
+	if kvitt.ErrorCode(err) == kvitt.ENOTFOUND {
+		return Checkin{}, false, nil
+	}
+	if err != nil {
+		return Checkin{}, false, err
+	}
+	return Checkin{BeaconID: c.BeaconID, CustomerToken: c.CustomerToken, At: c.At, Reference: c.Reference}, true, nil
+}
+
+// StoreReplays is a ReplayGuard in kvitt's database (kvitt.Tx SeeOnce):
+// a delivery one node took is a replay on every node.
+type StoreReplays struct {
+	store kvitt.Store
+	prune pruner
+}
+
+// NewStoreReplays returns a ReplayGuard over store.
+func NewStoreReplays(store kvitt.Store) *StoreReplays { return &StoreReplays{store: store} }
+
+// FirstSeen implements ReplayGuard.
+func (s *StoreReplays) FirstSeen(ctx context.Context, signature string, now, until time.Time) (bool, error) {
+	var first bool
+	err := s.store.Update(ctx, func(tx kvitt.Tx) (err error) {
+		if s.prune.due(now) {
+			if _, err := tx.DeleteSeenBefore(now); err != nil {
+				return err
+			}
+		}
+		first, err = tx.SeeOnce(Method+":"+signature, now, until)
+		return err
+	})
+	return first, err
+}
+
+// pruner spaces out the deletion of stale rows: once a minute per process.
+type pruner struct {
+	mu   sync.Mutex
+	next time.Time
+}
+
+func (p *pruner) due(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now.Before(p.next) {
+		return false
+	}
+	p.next = now.Add(time.Minute)
+	return true
 }

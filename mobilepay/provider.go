@@ -392,7 +392,15 @@ func (a *Provider) read(ctx context.Context, t *kvitt.Till, p *kvitt.Payment, re
 	}
 	u := a.mapPayment(p, pay)
 	switch {
-	case u.State == kvitt.PaymentAuthorized && !a.cfg.CaptureOnComplete && p.State.Open():
+	case u.State == kvitt.PaymentAuthorized && p.State.Open() && !a.cfg.CaptureOnComplete:
+		return a.capture(ctx, p, pay)
+	case u.State == kvitt.PaymentAuthorized && kvitt.LateCapture(p.State, u.State):
+		// An approval that came after kvitt had ended the payment (the
+		// customer approved as the cashier cancelled) is captured too: the
+		// hub books it paid with Attention, listed for a person with the
+		// two honest choices, keep it for the sale or refund it. Left
+		// authorized, it would be a reservation no recovery list shows,
+		// lapsing unseen.
 		return a.capture(ctx, p, pay)
 	case u.State == kvitt.PaymentPending:
 		if a.cfg.Now().After(u.Deadline.Add(expiryGrace)) {
@@ -705,6 +713,34 @@ func (a *Provider) UnpairTill(ctx context.Context, t *kvitt.Till) error {
 		return err
 	}
 	return nil
+}
+
+// ParseTillQR returns the beacon id typed or scanned at a till in its
+// canonical form (ParseBeaconID): the hub checks it against the other tills
+// before anything is sent. A wrong form is EUNPROCESSABLE naming beacon_id
+// and the rule.
+func (*Provider) ParseTillQR(beaconID string) (string, error) { return ParseBeaconID(beaconID) }
+
+// PairTillQR pairs the till's static QR (PairTill) and returns what the
+// till keeps: the beacon id in canonical form (Till.MobilePayBeaconID) and
+// the sales unit's MSN (Till.MobilePayPosID). It is the hub's view of
+// PairTill, in words the hub knows.
+func (a *Provider) PairTillQR(ctx context.Context, t *kvitt.Till, beaconID string, sticker bool) (beacon, posID string, err error) {
+	pr, err := a.PairTill(ctx, t, beaconID, sticker)
+	if err != nil {
+		return "", "", err
+	}
+	return pr.BeaconID, pr.MSN, nil
+}
+
+// TillQRImage returns the till's paired QR as an image to print: format
+// "SVG" or "PNG", size in pixels for PNG (100 to 2000; 0 for the
+// platform's default).
+func (a *Provider) TillQRImage(ctx context.Context, t *kvitt.Till, format string, size int) ([]byte, string, error) {
+	if t.MobilePayBeaconID == "" {
+		return nil, "", kvitt.Errorf(kvitt.ECONFLICT, "till %s has no MobilePay QR paired", t.ID)
+	}
+	return a.cfg.Client.QRImage(ctx, t.MobilePayBeaconID, format, size)
 }
 
 // Client returns the client, for pairing and administration.

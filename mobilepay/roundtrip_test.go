@@ -409,20 +409,24 @@ func TestCancel(t *testing.T) {
 }
 
 // The truth may arrive late: an approval that the platform books after the
-// cancel is never dropped, and kvitt does not capture it on its own.
+// cancel is never dropped. It is captured and reported paid (the hub books
+// it with Attention for a person to keep or refund), in both capture modes,
+// once: a second read captures nothing more.
 func TestLateApprovalAfterCancel(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	p := e.payment(3000, kvitt.NOK, map[string]string{mobilepay.KeyPhone: "4791234567"})
-	e.step("start", p, nil, e.prov.Start, kvitt.PaymentPending)
-	e.step("cancel", p, nil, e.prov.Cancel, kvitt.PaymentCancelled)
-	if err := e.sim.LateApprove(p.Reference); err != nil {
-		t.Fatal(err)
+	for _, onComplete := range []bool{false, true} {
+		e := newEnv(t, envOpts{prov: mobilepay.Config{CaptureOnComplete: onComplete}})
+		p := e.payment(3000, kvitt.NOK, map[string]string{mobilepay.KeyPhone: "4791234567"})
+		e.step("start", p, nil, e.prov.Start, kvitt.PaymentPending)
+		e.step("cancel", p, nil, e.prov.Cancel, kvitt.PaymentCancelled)
+		if err := e.sim.LateApprove(p.Reference); err != nil {
+			t.Fatal(err)
+		}
+		e.step("callback re-read", p, nil, e.prov.Status, kvitt.PaymentPaid)
+		e.step("read again", p, nil, e.prov.Status, kvitt.PaymentPaid)
+		if s, a, c, _, _ := e.simState(p.Reference); s != "AUTHORIZED" || a != 3000 || c != 3000 {
+			t.Fatalf("on_complete=%v: simulator %s authorized %d captured %d; want the late approval captured once", onComplete, s, a, c)
+		}
 	}
-	e.step("callback re-read", p, nil, e.prov.Status, kvitt.PaymentAuthorized)
-	if _, _, c, _, _ := e.simState(p.Reference); c != 0 {
-		t.Fatal("a payment kvitt had cancelled was captured without a person deciding")
-	}
-	e.step("a person keeps it", p, nil, e.prov.Capture, kvitt.PaymentPaid)
 }
 
 func TestRefundsPartialAndFull(t *testing.T) {

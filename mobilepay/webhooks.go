@@ -78,8 +78,25 @@ type Verifier struct {
 	maxSkew time.Duration
 	now     func() time.Time
 
-	mu   sync.Mutex
-	seen map[string]time.Time // signature → when it was first accepted
+	mu    sync.Mutex
+	seen  map[string]time.Time // signature → when it was first accepted
+	guard ReplayGuard          // shared by every node; nil = seen alone
+}
+
+// ReplayGuard remembers the signatures of the deliveries taken, so that a
+// replayed delivery is refused. With several kvitt nodes it must be shared
+// (StoreReplays): a delivery one node took is a replay on every other.
+type ReplayGuard interface {
+	// FirstSeen records signature until until and reports whether it was
+	// new (not recorded, or recorded with an expiry before now).
+	FirstSeen(ctx context.Context, signature string, now, until time.Time) (bool, error)
+}
+
+// ShareReplays makes v record the signatures it accepts in g as well as
+// in its own memory, and refuse one that g has seen. It returns v.
+func (v *Verifier) ShareReplays(g ReplayGuard) *Verifier {
+	v.guard = g
+	return v
 }
 
 // NewVerifier returns a verifier for deliveries to webhookURL signed with
@@ -168,16 +185,35 @@ func (v *Verifier) Verify(r *http.Request, body []byte) error {
 		return kvitt.Errorf(kvitt.EUNAUTHORIZED, "stale MobilePay webhook: x-ms-date %s is %s from now, more than the %s allowed", date, d.Round(time.Second), v.maxSkew)
 	}
 	sig := string(got)
+	replay := kvitt.Errorf(kvitt.ECONFLICT, "replayed MobilePay webhook: this signature (x-ms-date %s) was accepted before", date)
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	for s, t := range v.seen {
 		if now.Sub(t) > 2*v.maxSkew {
 			delete(v.seen, s)
 		}
 	}
-	if _, dup := v.seen[sig]; dup {
-		return kvitt.Errorf(kvitt.ECONFLICT, "replayed MobilePay webhook: this signature (x-ms-date %s) was accepted before", date)
+	_, dup := v.seen[sig]
+	if !dup {
+		v.seen[sig] = now
 	}
-	v.seen[sig] = now
+	v.mu.Unlock()
+	if dup {
+		return replay
+	}
+	if v.guard == nil {
+		return nil
+	}
+	// A signature is accepted while its date is within maxSkew of the
+	// clock: it is remembered twice that long, on every node.
+	first, err := v.guard.FirstSeen(r.Context(), sig, now, now.Add(2*v.maxSkew))
+	if err != nil {
+		v.mu.Lock()
+		delete(v.seen, sig) // not recorded: the platform's retry must pass
+		v.mu.Unlock()
+		return kvitt.Errorf(kvitt.EUNAVAILABLE, "recording the MobilePay webhook's signature: %v", err)
+	}
+	if !first {
+		return replay
+	}
 	return nil
 }

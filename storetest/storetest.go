@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) kvitt.Store) {
 		{"Settings", testSettings},
 		{"RecoveryQueries", testRecoveryQueries},
 		{"Bookkeeping", testBookkeeping},
+		{"MobilePay", testMobilePay},
 		{"Orders", testOrders},
 	}
 	for _, tc := range tests {

@@ -176,6 +176,9 @@ func (c *Config) Validate() error {
 	if !c.Sandbox && c.Swish != nil && (c.Swish.BaseURL == "" || c.Swish.PayeeAlias == "" || c.Swish.CertFile == "" || c.Swish.CallbackURL == "") {
 		return fmt.Errorf("config: swish needs base_url, payee_alias, cert_file and callback_url")
 	}
+	if err := c.MobilePay.validate(); err != nil {
+		return err
+	}
 	return nil
 }
 

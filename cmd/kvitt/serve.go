@@ -188,8 +188,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.logger.Info("kvitt is running", "url", publicURL, "mode", mode, "data", c.Data, "startup", time.Since(start).Round(time.Millisecond))
 	if c.Sandbox {
-		fmt.Fprintf(m.stdout, "\nkvitt sandbox: %s\n  customer display: %s/ui/display/1#key=<API key>\n  cashier display:  %s/ui/cashier/1#key=<API key>\n  card terminal:    %s/ui/terminal/screen\n\n",
-			publicURL, publicURL, publicURL, publicURL)
+		fmt.Fprintf(m.stdout, "\nkvitt sandbox: %s\n  customer display: %s/ui/display/1#key=<API key>\n  cashier display:  %s/ui/cashier/1#key=<API key>\n  card terminal:    %s/ui/terminal/screen\n"+
+			"  Danish till %s (DKK, MobilePay QR paired): %s/ui/display/%s#key=<API key>\n\n",
+			publicURL, publicURL, publicURL, publicURL, sandboxDKTill, publicURL, sandboxDKTill)
 	}
 	return nil
 }
@@ -244,24 +245,38 @@ func (m *Main) currentWarnings(ctx context.Context) []string {
 }
 
 // bootstrap creates the merchant, store and tills of the configuration on
-// first start (the demo merchant with till 1 in sandbox mode).
+// first start (the demo merchant with till 1 in sandbox mode, and the
+// sandbox's Danish demo store with tills dk-1 and dk-2).
 func (m *Main) bootstrap(ctx context.Context) error {
-	c := &m.Config
-	return m.db.Update(ctx, func(tx kvitt.Tx) error {
-		if _, err := tx.GetMerchant(c.Merchant.ID); err == nil {
-			return m.ensureTills(tx)
-		}
-		mc := c.Merchant
-		cur := kvitt.Currency(mc.Currency)
-		if err := tx.CreateMerchant(&kvitt.Merchant{ID: mc.ID, Name: mc.Name, OrgNr: mc.OrgNr, Country: mc.Country, Currency: cur,
-			VATRates: kvitt.DefaultVATRates(mc.Country)}); err != nil {
+	err := m.db.Update(ctx, func(tx kvitt.Tx) error {
+		if err := m.bootstrapConfigured(tx); err != nil {
 			return err
 		}
-		if err := tx.CreateShop(&kvitt.Shop{ID: mc.Store.ID, MerchantID: mc.ID, Name: mc.Store.Name, Address: mc.Store.Address}); err != nil {
-			return err
+		if m.sandbox != nil {
+			return m.sandbox.bootstrap(tx)
 		}
-		return m.ensureTills(tx)
+		return nil
 	})
+	if err != nil || m.sandbox == nil {
+		return err
+	}
+	return m.sandbox.started(ctx, m.hub)
+}
+
+// bootstrapConfigured creates the configured merchant, store and tills.
+func (m *Main) bootstrapConfigured(tx kvitt.Tx) error {
+	mc := m.Config.Merchant
+	if _, err := tx.GetMerchant(mc.ID); err == nil {
+		return m.ensureTills(tx)
+	}
+	if err := tx.CreateMerchant(&kvitt.Merchant{ID: mc.ID, Name: mc.Name, OrgNr: mc.OrgNr, Country: mc.Country, Currency: kvitt.Currency(mc.Currency),
+		VATRates: kvitt.DefaultVATRates(mc.Country)}); err != nil {
+		return err
+	}
+	if err := tx.CreateShop(&kvitt.Shop{ID: mc.Store.ID, MerchantID: mc.ID, Name: mc.Store.Name, Address: mc.Store.Address}); err != nil {
+		return err
+	}
+	return m.ensureTills(tx)
 }
 
 // ensureTills creates configured tills that do not exist yet and updates the
@@ -270,7 +285,7 @@ func (m *Main) ensureTills(tx kvitt.Tx) error {
 	for _, tc := range m.Config.Tills {
 		t := tc.till(m.Config.Merchant.Store.ID)
 		if m.sandbox != nil {
-			m.sandbox.adjustTill(t)
+			m.sandbox.adjustTill(t, m.Config.Merchant.Country)
 		}
 		old, err := tx.GetTill(t.ID)
 		if kvitt.ErrorCode(err) == kvitt.ENOTFOUND {

@@ -168,6 +168,10 @@ func (s *Sim) routes() http.Handler {
 	mux.HandleFunc("POST /sim/customer/checkin", s.customerCheckin)
 	mux.HandleFunc("GET /sim/customer/payments/{reference}", s.customerPayment)
 	mux.HandleFunc("POST /sim/customer/payments/{reference}/{action}", s.customerAction)
+	mux.HandleFunc("GET /sim/ledger", s.simLedger)
+	mux.HandleFunc("POST /sim/hold/{op}", s.simHold)
+	mux.HandleFunc("GET /sim/held", s.simHeld)
+	mux.HandleFunc("POST /sim/held/{op}/{action}", s.simRelease)
 	return mux
 }
 
@@ -275,6 +279,9 @@ func (s *Sim) authorized(h http.HandlerFunc) http.Handler {
 		case LoseResponse:
 			h(discard{http.Header{}}, r)
 			panic(http.ErrAbortHandler)
+		}
+		if !s.holdIfAsked(r) {
+			panic(http.ErrAbortHandler) // dropped: it never arrived
 		}
 		h(w, r)
 	})

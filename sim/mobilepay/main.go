@@ -49,9 +49,13 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
   CA certificate:   %s
   customer:         POST %ssim/customer/checkin {"qr":"<beacon id or QR content>"}
                     POST %ssim/customer/payments/{reference}/{approve|reject|expire}
+  test hooks:       GET %ssim/ledger (each payment's amounts, captures and refunds)
+                    POST %ssim/hold/{create|capture|cancel|refund}, GET %ssim/held,
+                    POST %ssim/held/{op}/{process|drop}[?reference=…]
   webhooks go to the URLs registered with POST /webhooks/v1/webhooks, signed with HMAC-SHA256;
   they trust the system roots and this CA.
-`, s.URL(), s.MSN(), s.ClientID(), s.ClientSecret(), s.SubscriptionKey(), filepath.Join(abs, "ca.pem"), s.RootURL(), s.RootURL())
+`, s.URL(), s.MSN(), s.ClientID(), s.ClientSecret(), s.SubscriptionKey(), filepath.Join(abs, "ca.pem"), s.RootURL(), s.RootURL(),
+		s.RootURL(), s.RootURL(), s.RootURL(), s.RootURL())
 	<-ctx.Done()
 	return nil
 }

@@ -109,6 +109,8 @@ type Sim struct {
 	deliveries []Delivery
 	requests   []Request
 	faults     []Fault
+	holds      map[string]int // operation → requests still to hold
+	held       []*held
 	drop       bool
 	closed     bool
 	timers     map[*time.Timer]struct{}
@@ -179,6 +181,7 @@ func New(opts Options) (*Sim, error) {
 		qrs:      map[string]*callbackQR{},
 		checkins: map[string]*checkin{},
 		timers:   map[*time.Timer]struct{}{},
+		holds:    map[string]int{},
 		drop:     opts.DropWebhooks,
 		done:     make(chan struct{}),
 	}
