@@ -74,6 +74,15 @@ type Terminal struct {
 	URL   string `json:"url"`   // where the terminal's nexo endpoint listens, "https://10.0.0.12:8443/nexo"
 	// Tip enables "Extra": the customer enters the total (amount + tip) on the terminal.
 	Tip bool `json:"tip"`
+	// Profile is how the terminal behaves: "westpay" (the default: Login
+	// required before a payment) or "adyen" (no Login; messages encrypted).
+	Profile string `json:"profile,omitempty"`
+	// Passphrase, KeyIdentifier and KeyVersion are the shared key that
+	// protects the messages (Adyen's local Terminal API encryption); no
+	// passphrase means the messages go in clear (inside TLS).
+	Passphrase    string `json:"passphrase,omitempty"`
+	KeyIdentifier string `json:"key_identifier,omitempty"`
+	KeyVersion    int    `json:"key_version,omitempty"`
 }
 
 // Validate checks the merchant's texts, which are printed on every receipt:

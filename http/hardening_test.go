@@ -202,3 +202,25 @@ func TestPaymentPrivacy(t *testing.T) {
 		}
 	}
 }
+
+// A card terminal's passphrase (Adyen message protection) is never shown
+// by the tills API.
+func TestTillTerminalPassphraseHidden(t *testing.T) {
+	e := newEnv(t)
+	if err := e.db.Update(context.Background(), func(tx kvitt.Tx) error {
+		till, err := tx.GetTill("1")
+		if err != nil {
+			return err
+		}
+		till.Terminal = &kvitt.Terminal{POIID: "P400-1", URL: "https://127.0.0.1:8443/nexo", Profile: "adyen", Passphrase: "hemligt-lösenord", KeyIdentifier: "kvitt", KeyVersion: 1}
+		return tx.UpdateTill(till)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/v1/tills", "/v1/tills/1"} {
+		r := e.do("GET", path, adminKey, "")
+		if r.status != 200 || strings.Contains(string(r.body), "hemligt") || strings.Contains(string(r.body), "passphrase") || !strings.Contains(string(r.body), `"encrypted":true`) {
+			t.Errorf("%s: %d %s", path, r.status, r.body)
+		}
+	}
+}

@@ -380,16 +380,34 @@ type eventJSON struct {
 }
 
 type tillJSON struct {
-	ID                string          `json:"id"`
-	StoreID           string          `json:"store_id"`
-	Name              string          `json:"name"`
-	RegisterID        string          `json:"register_id"`
-	ControlUnit       string          `json:"control_unit,omitempty"`
-	Terminal          *kvitt.Terminal `json:"terminal,omitempty"`
-	MobilePayBeaconID string          `json:"mobilepay_beacon_id,omitempty"`
-	MobilePayPosID    string          `json:"mobilepay_pos_id,omitempty"`
+	ID                string        `json:"id"`
+	StoreID           string        `json:"store_id"`
+	Name              string        `json:"name"`
+	RegisterID        string        `json:"register_id"`
+	ControlUnit       string        `json:"control_unit,omitempty"`
+	Terminal          *terminalJSON `json:"terminal,omitempty"`
+	MobilePayBeaconID string        `json:"mobilepay_beacon_id,omitempty"`
+	MobilePayPosID    string        `json:"mobilepay_pos_id,omitempty"`
+}
+
+// terminalJSON is a till's card terminal as the API shows it: never the
+// passphrase that protects its messages, only whether there is one.
+type terminalJSON struct {
+	POIID         string `json:"poiid"`
+	URL           string `json:"url"`
+	Tip           bool   `json:"tip"`
+	Profile       string `json:"profile,omitempty"`
+	Encrypted     bool   `json:"encrypted"`
+	KeyIdentifier string `json:"key_identifier,omitempty"`
+	KeyVersion    int    `json:"key_version,omitempty"`
 }
 
 func toTillJSON(t *kvitt.Till) tillJSON {
-	return tillJSON{t.ID, t.StoreID, t.Name, t.RegisterID, t.ControlUnit, t.Terminal, t.MobilePayBeaconID, t.MobilePayPosID}
+	j := tillJSON{ID: t.ID, StoreID: t.StoreID, Name: t.Name, RegisterID: t.RegisterID, ControlUnit: t.ControlUnit,
+		MobilePayBeaconID: t.MobilePayBeaconID, MobilePayPosID: t.MobilePayPosID}
+	if tm := t.Terminal; tm != nil {
+		j.Terminal = &terminalJSON{POIID: tm.POIID, URL: tm.URL, Tip: tm.Tip, Profile: tm.Profile, Encrypted: tm.Passphrase != "",
+			KeyIdentifier: tm.KeyIdentifier, KeyVersion: tm.KeyVersion}
+	}
+	return j
 }

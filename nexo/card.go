@@ -49,6 +49,7 @@ type Card struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight // reference → request this process is sending
+	cryptos map[SecurityKey]*Crypto
 }
 
 // flight is a Payment request of this process, from Start or Refund.
@@ -108,7 +109,50 @@ func (c *Card) endpoint(t *kvitt.Till) (Endpoint, error) {
 	if c.cfg.SaleID != nil {
 		sale = c.cfg.SaleID(t)
 	}
-	return Endpoint{URL: t.Terminal.URL, POIID: t.Terminal.POIID, SaleID: sale}, nil
+	ep := Endpoint{URL: t.Terminal.URL, POIID: t.Terminal.POIID, SaleID: sale}
+	switch t.Terminal.Profile {
+	case "", ProfileWestpay:
+	case ProfileAdyen:
+		ep.NoLogin = true
+	default:
+		return Endpoint{}, kvitt.Errorf(kvitt.EUNPROCESSABLE, "The till's card terminal has an unknown profile %q (adyen or westpay).", t.Terminal.Profile)
+	}
+	if t.Terminal.Passphrase != "" {
+		cr, err := c.crypto(SecurityKey{Passphrase: t.Terminal.Passphrase, KeyIdentifier: t.Terminal.KeyIdentifier, KeyVersion: t.Terminal.KeyVersion})
+		if err != nil {
+			return Endpoint{}, kvitt.Errorf(kvitt.EUNPROCESSABLE, "The till's card terminal encryption key is incomplete: it needs a passphrase, a key identifier and a key version.")
+		}
+		ep.Crypto = cr
+	}
+	return ep, nil
+}
+
+// Terminal profiles (kvitt.Terminal.Profile).
+const (
+	ProfileWestpay = "westpay" // Login before the first request; the default
+	ProfileAdyen   = "adyen"   // no Login; encrypted messages in live use
+)
+
+// crypto returns the (cached) key material for key: deriving it costs
+// 4000 PBKDF2 rounds.
+func (c *Card) crypto(key SecurityKey) (*Crypto, error) {
+	c.mu.Lock()
+	cr := c.cryptos[key]
+	c.mu.Unlock()
+	if cr != nil {
+		return cr, nil
+	}
+	cr, err := NewCrypto(key)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.cryptos == nil {
+		c.cryptos = map[SecurityKey]*Crypto{}
+	}
+	c.cryptos[key] = cr
+	c.mu.Unlock()
+	return cr, nil
 }
 
 func (c *Card) deadline(p *kvitt.Payment) time.Time {

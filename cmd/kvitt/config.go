@@ -161,6 +161,17 @@ func (c *Config) Validate() error {
 		if err := t.till(m.Store.ID).Validate(); err != nil {
 			return configError(kvitt.WithFieldPrefix(fmt.Sprintf("tills[%d]", i), err))
 		}
+		if term := t.Terminal; term != nil {
+			switch term.Profile {
+			case "", "westpay", "adyen":
+			default:
+				return fmt.Errorf("config: tills[%d].terminal.profile %q is not a terminal profile (westpay, adyen)", i, term.Profile)
+			}
+			if term.Profile == "adyen" && !c.Sandbox && (term.Passphrase == "" || term.KeyIdentifier == "" || term.KeyVersion == 0) {
+				return fmt.Errorf("config: tills[%d].terminal: an Adyen terminal takes only encrypted messages in live use: "+
+					"set passphrase, key_identifier and key_version as in the terminal's settings", i)
+			}
+		}
 		seen[t.ID] = true
 		if t.ControlUnit != "" && !c.Sandbox {
 			if _, ok := c.ControlUnits[t.ControlUnit]; !ok {

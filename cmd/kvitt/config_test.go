@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/kvitt-hub/kvitt"
 )
 
 // Texts of the configuration are printed on every receipt: a control
@@ -24,5 +26,24 @@ func TestConfigRefusesControlCharactersInReceiptTexts(t *testing.T) {
 	c := DefaultConfig()
 	if err := c.Validate(); err != nil {
 		t.Fatalf("the default configuration: %v", err)
+	}
+}
+
+// An Adyen terminal in live use needs its message key; an unknown profile
+// is refused naming the setting.
+func TestConfigTerminalProfile(t *testing.T) {
+	c := DefaultConfig()
+	c.Sandbox = false
+	c.Tills[0].Terminal = &kvitt.Terminal{POIID: "P400-1", URL: "https://10.0.0.12:8443/nexo", Profile: "adyen"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "tills[0].terminal") {
+		t.Errorf("adyen without a key in live: %v", err)
+	}
+	c.Tills[0].Terminal.Passphrase, c.Tills[0].Terminal.KeyIdentifier, c.Tills[0].Terminal.KeyVersion = "secret", "kvitt", 1
+	if err := c.Validate(); err != nil {
+		t.Errorf("adyen with its key: %v", err)
+	}
+	c.Tills[0].Terminal.Profile = "ingenico"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "tills[0].terminal.profile") {
+		t.Errorf("unknown profile: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ type jsonNumber = json.Number
 func (t *Terminal) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /nexo", t.serveNexo)
+	mux.HandleFunc("POST /nexo/{$}", t.serveNexo) // Adyen's libraries post to /nexo/
 	mux.HandleFunc("GET /screen", t.serveScreen)
 	mux.HandleFunc("GET /screen.json", t.serveScreenJSON)
 	mux.HandleFunc("GET /ledger.json", t.serveLedger)
@@ -63,6 +64,34 @@ func (t *Terminal) serveNexo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := obj(msg, "SaleToPOIRequest")
+	if _, secured := req["SecurityTrailer"]; secured || req["NexoBlob"] != nil {
+		plain, k, err := t.unseal(req)
+		if err != nil {
+			writeCryptoError(w, str(obj(req, "MessageHeader"), "ServiceID"), err)
+			return
+		}
+		clear := obj(req, "MessageHeader")
+		dec := json.NewDecoder(bytes.NewReader(plain))
+		dec.UseNumber()
+		msg = nil
+		if err := dec.Decode(&msg); err != nil {
+			writeCryptoError(w, str(clear, "ServiceID"), &cryptoError{"NexoBlob holds no JSON"})
+			return
+		}
+		req = obj(msg, "SaleToPOIRequest")
+		a, _ := json.Marshal(clear)
+		b, _ := json.Marshal(obj(req, "MessageHeader"))
+		if !bytes.Equal(a, b) {
+			writeCryptoError(w, str(clear, "ServiceID"), &cryptoError{"the clear MessageHeader differs from the encrypted one"})
+			return
+		}
+		sw := &sealingWriter{ResponseWriter: w, key: k}
+		defer sw.finish()
+		w = sw
+	} else if t.opts.RequireEncryption {
+		writeCryptoError(w, str(obj(req, "MessageHeader"), "ServiceID"), &cryptoError{"the terminal accepts only encrypted messages"})
+		return
+	}
 	hdr := obj(req, "MessageHeader")
 	if hdr == nil {
 		http.Error(w, "no SaleToPOIRequest.MessageHeader", http.StatusBadRequest)
@@ -189,7 +218,7 @@ func (t *Terminal) payment(w http.ResponseWriter, r *http.Request, h, b map[stri
 	}
 	t.mu.Lock()
 	switch {
-	case !t.loggedIn[saleID]:
+	case t.opts.Profile != ProfileAdyen && !t.loggedIn[saleID]:
 		t.mu.Unlock()
 		refuse("LoggedOut", "message=Login required")
 		return
@@ -337,7 +366,7 @@ func (t *Terminal) reversal(w http.ResponseWriter, h, b map[string]any) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.loggedIn[str(h, "SaleID")] {
+	if t.opts.Profile != ProfileAdyen && !t.loggedIn[str(h, "SaleID")] {
 		reply(map[string]any{"Response": failure("LoggedOut", "message=Login required")})
 		return
 	}

@@ -65,6 +65,16 @@ type Options struct {
 	Now func() time.Time
 	// ErrorLog receives the HTTP server's errors (TLS handshakes...); nil discards them.
 	ErrorLog *log.Logger
+	// Profile is ProfileWestpay (default: Payment and Reversal need a Login
+	// first) or ProfileAdyen (they do not).
+	Profile string
+	// Keys are the shared keys for Adyen's message protection. A protected
+	// request must name one of them (identifier and version), carry a right
+	// Hmac and a nonce not seen before; its answer is protected with the
+	// same key. Otherwise the terminal answers HTTP 401 "crypto error".
+	Keys []Key
+	// RequireEncryption refuses requests in clear (Adyen in live use).
+	RequireEncryption bool
 }
 
 // Stage is where the terminal's current transaction is.
@@ -131,6 +141,8 @@ type Terminal struct {
 	screen   string
 	hold     *hold // test hook: PaymentRequests wait (HoldPayments)
 	closed   chan struct{}
+	keys     map[string]*termKey // identifier + "\x00" + version
+	nonces   map[string]bool     // nonces of authentic protected requests
 
 	srv *http.Server
 	ln  net.Listener
@@ -150,6 +162,24 @@ func New(opts Options) (*Terminal, error) {
 	if opts.ErrorLog == nil {
 		opts.ErrorLog = log.New(io.Discard, "", 0)
 	}
+	switch opts.Profile {
+	case "":
+		opts.Profile = ProfileWestpay
+	case ProfileWestpay, ProfileAdyen:
+	default:
+		return nil, fmt.Errorf("simnexo: unknown profile %q", opts.Profile)
+	}
+	keys := map[string]*termKey{}
+	for _, k := range opts.Keys {
+		if k.Identifier == "" || k.Passphrase == "" {
+			return nil, errors.New("simnexo: a key needs an identifier and a passphrase")
+		}
+		tk, err := deriveKey(k)
+		if err != nil {
+			return nil, err
+		}
+		keys[k.Identifier+"\x00"+strconv.Itoa(k.Version)] = tk
+	}
 	c, err := newCerts(opts.Hosts)
 	if err != nil {
 		return nil, err
@@ -162,6 +192,8 @@ func New(opts Options) (*Terminal, error) {
 		txns:     map[string]*txn{},
 		byPOI:    map[string]*txn{},
 		closed:   make(chan struct{}),
+		keys:     keys,
+		nonces:   map[string]bool{},
 	}, nil
 }
 
