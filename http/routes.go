@@ -14,6 +14,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /healthz", s.handleHealthz)
 	m.HandleFunc("GET /readyz", s.handleReadyz)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	m.HandleFunc("GET /v1/openapi.yaml", s.handleOpenAPI)
 
 	m.Handle("POST /v1/sales", s.api(s.handleCreateSale))
 	m.Handle("GET /v1/sales/{id}", s.api(s.handleGetSale))
