@@ -15,8 +15,10 @@ BENCHTIME ?= 1s
 COUNT     ?= 1
 # make run ARGS='--addr 127.0.0.1:9090'
 ARGS      ?=
+# make fuzz FUZZTIME=30s: how long each fuzz target runs.
+FUZZTIME  ?= 3s
 
-.PHONY: test test-short vet test-deps bench build run clean
+.PHONY: test test-short vet test-deps bench build run clean fuzz
 
 ## test: go vet, then every test with the race detector, the PostgreSQL store
 ## against a throw-away PostgreSQL 15 server started for the run.
@@ -29,6 +31,19 @@ test-short:
 
 vet:
 	$(GO) vet $(PKGS)
+
+## fuzz: every FuzzXxx in $(PKGS) in turn, FUZZTIME each, from its seed
+## corpus (testdata/fuzz/FuzzXxx, also run as plain tests by make test). A
+## failing input is written to that directory: commit it with the fix.
+## Not part of make test: the whole run takes longer than CI gives it.
+fuzz:
+	start=$$SECONDS; \
+	targets=$$($(GO) test -list '^Fuzz' $(PKGS) | awk '/^Fuzz/ { t[n++] = $$1 } /^ok / { for (i = 0; i < n; i++) print $$2 "=" t[i]; n = 0 }'); \
+	for pt in $$targets; do \
+		echo "fuzz $${pt%%=*} $${pt#*=}"; \
+		$(GO) test -run '^$$' -fuzz "^$${pt#*=}\$$" -fuzztime $(FUZZTIME) "$${pt%%=*}" | sed '/^fuzz: elapsed/d'; \
+	done; \
+	echo "fuzz: $$(wc -w <<< "$$targets") targets, $(FUZZTIME) each, in $$((SECONDS - start)) s"
 
 ## test-deps: install what the tests need and the machine lacks: the
 ## PostgreSQL 15 server, and Chromium (with chromedriver) for browser tests.

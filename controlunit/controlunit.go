@@ -149,6 +149,12 @@ func (c *Client) Register(ctx context.Context, r *kvitt.Registration) (kvitt.Con
 	if tr.ControlCode.Code == "" && r.Type != kvitt.ReceiptCopy && r.Type != kvitt.ReceiptProForma {
 		return kvitt.ControlCode{}, kvitt.Errorf(kvitt.EUNAVAILABLE, "control unit: answer without a control code")
 	}
+	// Both go onto every printed receipt: an answer with control characters
+	// (a line feed, a bidi override) is not a control code.
+	if kvitt.CheckText("ControlServerID", tr.ControlCode.ControlServerID) != nil || kvitt.CheckText("ControlCode", tr.ControlCode.Code) != nil {
+		return kvitt.ControlCode{}, kvitt.Errorf(kvitt.EUNAVAILABLE, "control unit: answer with control characters in its control code or unit id: %q %q",
+			tr.ControlCode.ControlServerID, tr.ControlCode.Code)
+	}
 	return kvitt.ControlCode{UnitID: tr.ControlCode.ControlServerID, Code: tr.ControlCode.Code}, nil
 }
 

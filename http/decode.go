@@ -53,6 +53,8 @@ func jsonError(err error) error {
 		return fe
 	case errors.As(err, &syn):
 		return &kvitt.Error{Code: kvitt.EINVALID, Message: fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}
+	case errors.As(err, &typ) && typ.Field == "" && typ.Type.Kind() == reflect.Struct:
+		return &kvitt.Error{Code: kvitt.EINVALID, Message: fmt.Sprintf("the body must be a JSON object, not %s", typ.Value)}
 	case errors.As(err, &typ):
 		field := typ.Field
 		want := typ.Type.String()

@@ -85,7 +85,10 @@ func (e *APIError) Message() string {
 	if s := strings.TrimSpace(e.Body); s != "" && len(s) < 300 {
 		return s
 	}
-	return http.StatusText(e.Status)
+	if t := http.StatusText(e.Status); t != "" {
+		return t
+	}
+	return fmt.Sprintf("HTTP %d", e.Status)
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
