@@ -108,7 +108,6 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-
 // decodes runs decode on body; an error must be a validation error
 // (EINVALID, or EUNPROCESSABLE from a field check).
 func decodes(t *testing.T, body []byte, v any) bool {
