@@ -173,6 +173,11 @@ func (c *Config) Validate() error {
 			}
 		}
 		seen[t.ID] = true
+		if t.ControlUnit != "" && m.Country != "SE" {
+			// The control unit (kontrollenhet) is Swedish law (SKVFS 2014:9):
+			// a till elsewhere keeps its serials and journal without one.
+			return fmt.Errorf("config: tills[%d].control_unit: only Swedish tills register receipts with a control unit; merchant.country is %q", i, m.Country)
+		}
 		if t.ControlUnit != "" && !c.Sandbox {
 			if _, ok := c.ControlUnits[t.ControlUnit]; !ok {
 				return fmt.Errorf("config: tills[%d].control_unit %q is not in control_units", i, t.ControlUnit)

@@ -47,3 +47,18 @@ func TestConfigTerminalProfile(t *testing.T) {
 		t.Errorf("unknown profile: %v", err)
 	}
 }
+
+// Only Swedish tills register with a control unit; a Danish till with one
+// is refused naming the setting.
+func TestConfigControlUnitOnlyInSweden(t *testing.T) {
+	c := DefaultConfig()
+	c.Merchant.Country, c.Merchant.Currency = "DK", "DKK"
+	c.Tills[0].ControlUnit = "cu"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "tills[0].control_unit") {
+		t.Errorf("a Danish till with a control unit: %v", err)
+	}
+	c.Tills[0].ControlUnit = ""
+	if err := c.Validate(); err != nil {
+		t.Errorf("a Danish till without one: %v", err)
+	}
+}
