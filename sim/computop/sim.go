@@ -28,7 +28,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -197,42 +196,20 @@ func New(opts Options) (*Sim, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
-	ca, err := simpki.NewCA("kvitt Computop Paygate simulator CA", 10)
+	// The simulator's own CA is trusted for a notification listener whose
+	// certificate it issued (IssueServerCertificate).
+	ca, cert, ln, err := simpki.Listen("kvitt Computop Paygate simulator CA", opts.Addr)
 	if err != nil {
 		return nil, err
-	}
-	host, _, _ := net.SplitHostPort(opts.Addr)
-	cert, _, _, err := ca.Issue("localhost", x509.ExtKeyUsageServerAuth, 5, host)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", opts.Addr)
-	if err != nil {
-		return nil, err
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = opts.NotifyTLS
-	if tr.TLSClientConfig == nil {
-		// The system's roots, and the simulator's own CA for a listener
-		// whose certificate it issued (IssueServerCertificate).
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		pool.AddCert(ca.Cert)
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	s := &Sim{
 		opts: opts, ca: ca, ln: ln,
-		client:  &http.Client{Transport: tr, Timeout: 10 * time.Second},
+		client:  simpki.CallbackClient(ca, opts.NotifyTLS),
 		byPayID: map[string]*payment{}, byTrans: map[string]*payment{}, reqIDs: map[string]*payment{},
 		credits: map[string]*credit{}, timers: map[*time.Timer]struct{}{}, drop: opts.DropNotifications,
 		done: make(chan struct{}),
 	}
-	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		ErrorLog:  log.New(io.Discard, "", 0)}
-	go s.srv.ServeTLS(ln, "", "")
+	s.srv = simpki.Serve(ln, cert, s.routes())
 	return s, nil
 }
 

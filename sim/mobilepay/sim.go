@@ -17,8 +17,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"sync"
@@ -147,34 +145,15 @@ func New(opts Options) (*Sim, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
-	ca, err := simpki.NewCA("kvitt MobilePay Simulator CA", 10)
+	ca, cert, ln, err := simpki.Listen("kvitt MobilePay Simulator CA", opts.Addr)
 	if err != nil {
 		return nil, err
 	}
-	cert, _, _, err := ca.Issue("localhost", x509.ExtKeyUsageServerAuth, 2)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", opts.Addr)
-	if err != nil {
-		return nil, err
-	}
-	wt := opts.WebhookTLS
-	if wt == nil {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		pool.AddCert(ca.Cert)
-		wt = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = wt
 	s := &Sim{
 		opts:     opts,
 		ca:       ca,
 		ln:       ln,
-		client:   &http.Client{Transport: tr, Timeout: 10 * time.Second},
+		client:   simpki.CallbackClient(ca, opts.WebhookTLS),
 		tokens:   map[string]time.Time{},
 		payments: map[string]*payment{},
 		creates:  map[string]*replay{},
@@ -185,10 +164,7 @@ func New(opts Options) (*Sim, error) {
 		drop:     opts.DropWebhooks,
 		done:     make(chan struct{}),
 	}
-	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		ErrorLog:  log.New(io.Discard, "", 0)}
-	go s.srv.ServeTLS(ln, "", "")
+	s.srv = simpki.Serve(ln, cert, s.routes())
 	return s, nil
 }
 

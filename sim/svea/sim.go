@@ -13,13 +13,11 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -123,35 +121,13 @@ func New(opts Options) (*Sim, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
-	ca, err := simpki.NewCA("kvitt Svea Instore Simulator CA", 10)
+	ca, cert, ln, err := simpki.Listen("kvitt Svea Instore Simulator CA", opts.Addr)
 	if err != nil {
 		return nil, err
 	}
-	cert, _, _, err := ca.Issue("localhost", x509.ExtKeyUsageServerAuth, 2)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", opts.Addr)
-	if err != nil {
-		return nil, err
-	}
-	ct := opts.CallbackTLS
-	if ct == nil {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		pool.AddCert(ca.Cert)
-		ct = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = ct
-	s := &Sim{opts: opts, ca: ca, ln: ln, cb: &http.Client{Transport: tr, Timeout: 10 * time.Second},
+	s := &Sim{opts: opts, ca: ca, ln: ln, cb: simpki.CallbackClient(ca, opts.CallbackTLS),
 		orders: map[string]*order{}, byToken: map[string]*order{}, nextID: 8_000_001}
-	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		ErrorLog:  log.New(io.Discard, "", 0)}
-	go s.srv.ServeTLS(ln, "", "")
+	s.srv = simpki.Serve(ln, cert, s.routes())
 	return s, nil
 }
 
