@@ -122,6 +122,20 @@ type Tx interface {
 	BookkeepingAccounts(storeID string) ([]byte, error)
 	PutBookkeepingAccounts(storeID string, data []byte) error
 
+	// Staff users and their sessions (user.go). Usernames are unique
+	// (ECONFLICT); UpdateUser compares and sets Version. GetSession returns
+	// ENOTFOUND for an unknown or expired session.
+	CreateUser(u *User) error
+	GetUser(id string) (*User, error)
+	GetUserByUsername(username string) (*User, error)
+	ListUsers() ([]*User, error)
+	UpdateUser(u *User) error
+	CreateSession(s *Session) error
+	GetSession(id string, now time.Time) (*Session, error)
+	DeleteSession(id string) error
+	// DeleteUserSessions signs the user out everywhere.
+	DeleteUserSessions(userID string) error
+
 	CreateAPIKey(k *APIKey) error
 	GetAPIKey(id string) (*APIKey, error)
 	ListAPIKeys() ([]*APIKey, error)
@@ -255,6 +269,9 @@ const (
 	ScopeAdmin      Scope = "admin"      // everything, including keys and tills
 	ScopeBackOffice Scope = "backoffice" // orders, refunds, reports; every till's data
 	ScopeTill       Scope = "till"       // one till's sales and payments (APIKey.TillID)
+	// ScopeDisplay only reads one till's customer display (APIKey.TillID):
+	// the key a customer-facing screen holds, with no staff sign-in.
+	ScopeDisplay Scope = "display"
 )
 
 // APIKey is a credential. Only a SHA-256 hash of its secret is stored; the

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,9 +25,29 @@ func NewAPIKey(scope kvitt.Scope, tillID, name string) (*kvitt.APIKey, string) {
 
 // Principal is who is calling.
 type Principal struct {
-	KeyID  string
-	Scope  kvitt.Scope
+	// KeyID is the API key's id, or the user's for a session: it scopes
+	// idempotency keys.
+	KeyID string
+	Scope kvitt.Scope
+	// TillID is the till of a till or display key, and a cashier's till
+	// when the cashier has only one.
 	TillID string
+	// A session's user (Session is true): their tills (a cashier's), and
+	// the CSRF token its state-changing requests must carry.
+	Session  bool
+	UserID   string
+	Username string
+	Name     string
+	Tills    []string
+	CSRF     string
+}
+
+// tills lists the tills a till-bound principal may work at.
+func (p Principal) tills() []string {
+	if p.Session {
+		return p.Tills
+	}
+	return []string{p.TillID}
 }
 
 type principalKey struct{}
@@ -40,6 +61,12 @@ func principalOf(ctx context.Context) Principal {
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.principal(r)
+		if err == nil {
+			err = checkCSRF(r, p)
+		}
+		if err == nil {
+			err = checkDisplay(r, p)
+		}
 		if err != nil {
 			writeError(w, r, s.Logger, err)
 			return
@@ -48,10 +75,15 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-var errBadKey = kvitt.Errorf(kvitt.EUNAUTHORIZED, "the API key is missing, unknown or revoked; send Authorization: Bearer <key>")
+var errBadKey = kvitt.Errorf(kvitt.EUNAUTHORIZED, "the API key is missing, unknown or revoked; send Authorization: Bearer <key> (or sign in)")
 
 func (s *Server) principal(r *http.Request) (Principal, error) {
 	h := r.Header.Get("Authorization")
+	if h == "" {
+		if p, ok, err := s.sessionPrincipal(r); ok {
+			return p, err
+		}
+	}
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || tok == "" {
 		return Principal{}, errBadKey
@@ -91,14 +123,18 @@ func require(p Principal, scopes ...kvitt.Scope) error {
 
 // canTill refuses a till key acting on another till. Other scopes see every till.
 func canTill(p Principal, tillID string) error {
-	if p.Scope == kvitt.ScopeTill && p.TillID != tillID {
+	if (p.Scope == kvitt.ScopeTill || p.Scope == kvitt.ScopeDisplay) && !slices.Contains(p.tills(), tillID) {
 		// Not found rather than forbidden: a till does not learn other tills' ids.
 		return kvitt.Errorf(kvitt.ENOTFOUND, "not found")
 	}
 	return nil
 }
 
-// actor names who made a request, for the event log: the API key's id.
+// actor names who made a request, for the event log: the user, or the API key's id.
 func actor(r *http.Request) string {
-	return "API key " + principalOf(r.Context()).KeyID
+	p := principalOf(r.Context())
+	if p.Session {
+		return "user " + p.Username
+	}
+	return "API key " + p.KeyID
 }

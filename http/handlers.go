@@ -1,9 +1,14 @@
 package http
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -55,8 +60,8 @@ func (s *Server) handleCreateSale(w http.ResponseWriter, r *http.Request) error 
 	if p.Scope == kvitt.ScopeTill && req.TillID == "" {
 		req.TillID = flexString(p.TillID)
 	}
-	if p.Scope == kvitt.ScopeTill && string(req.TillID) != p.TillID {
-		return &kvitt.Error{Code: kvitt.EFORBIDDEN, Field: "till_id", Message: "this API key belongs to till " + p.TillID}
+	if p.Scope == kvitt.ScopeTill && canTill(p, string(req.TillID)) != nil {
+		return &kvitt.Error{Code: kvitt.EFORBIDDEN, Field: "till_id", Message: "you may work at till " + strings.Join(p.tills(), ", ") + " only"}
 	}
 	in, err := req.toInput()
 	if err != nil {
@@ -466,12 +471,12 @@ func CreateAPIKey(ctx context.Context, store kvitt.Store, scope kvitt.Scope, til
 		if tillID != "" {
 			return nil, "", kvitt.FieldError("till_id", "is only for till keys")
 		}
-	case kvitt.ScopeTill:
+	case kvitt.ScopeTill, kvitt.ScopeDisplay:
 		if tillID == "" {
-			return nil, "", kvitt.FieldError("till_id", "is required for a till key")
+			return nil, "", kvitt.FieldError("till_id", "is required for a %s key", scope)
 		}
 	default:
-		return nil, "", kvitt.FieldError("scope", "must be admin, backoffice or till")
+		return nil, "", kvitt.FieldError("scope", "must be admin, backoffice, till or display")
 	}
 	k, secret := NewAPIKey(scope, tillID, name)
 	err := store.Update(ctx, func(tx kvitt.Tx) error {
@@ -588,9 +593,18 @@ func (s *Server) handleDisplay(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.Hub.TillDisplay(r.Context(), id)
+	out, err := s.displayJSON(r, id)
 	if err != nil {
 		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) displayJSON(r *http.Request, id string) (map[string]any, error) {
+	d, err := s.Hub.TillDisplay(r.Context(), id)
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]any{"till_id": id}
 	if d.Sale != nil {
@@ -599,6 +613,31 @@ func (s *Server) handleDisplay(w http.ResponseWriter, r *http.Request) error {
 	if d.Payment != nil {
 		out["payment"] = toPaymentJSONFor(d.Payment, s.qrURL, tillAudience)
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return out, nil
+}
+
+// handleDisplayEvents streams the display as server-sent events: the whole
+// display ("event: display") at once and whenever it changes, woken by any
+// payment of the till on this node and re-read every two seconds (a change
+// made on another node, a new sale).
+func (s *Server) handleDisplayEvents(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.tillFor(r)
+	if err != nil {
+		return err
+	}
+	var last []byte
+	seq := 0
+	return s.stream(w, r, hub.TillKey(id), func(w io.Writer) bool {
+		out, err := s.displayJSON(r, id)
+		if err != nil {
+			return true // the client reconnects
+		}
+		b, _ := json.Marshal(out)
+		if !bytes.Equal(b, last) {
+			seq++
+			fmt.Fprintf(w, "id: %d\nevent: display\ndata: %s\n\n", seq, b)
+			last = b
+		}
+		return false
+	})
 }

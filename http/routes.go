@@ -45,6 +45,7 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/tills/{id}", s.api(s.handleGetTill))
 	m.Handle("GET /v1/tills/{id}/recovery", s.api(s.handleRecovery))
 	m.Handle("GET /v1/tills/{id}/display", s.api(s.handleDisplay))
+	m.Handle("GET /v1/tills/{id}/display/events", s.api(s.handleDisplayEvents))
 	m.Handle("GET /v1/tills/{id}/reports/x", s.api(s.handleXReport))
 	m.Handle("POST /v1/tills/{id}/reports/z", s.api(s.handleZReport))
 	m.Handle("GET /v1/tills/{id}/reports/z/{serial}", s.api(s.handleGetZReport))
@@ -71,6 +72,13 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/bookkeeping/stores/{id}/accounts", s.api(s.handleGetBookkeepingAccounts))
 	m.Handle("PUT /v1/bookkeeping/stores/{id}/accounts", s.api(s.handlePutBookkeepingAccounts))
 
+	m.Handle("POST /v1/session", s.public(s.handleSignIn))
+	m.Handle("GET /v1/session", s.api(s.handleWhoAmI))
+	m.Handle("DELETE /v1/session", s.api(s.handleSignOut))
+	m.Handle("POST /v1/users", s.api(s.handleCreateUser))
+	m.Handle("GET /v1/users", s.api(s.handleListUsers))
+	m.Handle("PATCH /v1/users/{id}", s.api(s.handleUpdateUser))
+
 	m.Handle("POST /v1/api-keys", s.api(s.handleCreateAPIKey))
 	m.Handle("GET /v1/api-keys", s.api(s.handleListAPIKeys))
 	m.Handle("POST /v1/api-keys/{id}/revoke", s.api(s.handleRevokeAPIKey))
@@ -83,8 +91,13 @@ func (s *Server) routes() {
 	m.Handle("POST /v1/callbacks/{method}/{token}", s.public(s.handleCallback))
 
 	if s.UI != nil {
+		// The screens (package http/ui).
 		m.Handle("/ui/", s.UI)
-		m.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+		m.Handle("GET /{$}", s.UI)
+		m.Handle("GET /signin", s.UI)
+		m.Handle("GET /till/", s.UI)
+		m.Handle("GET /display/", s.UI)
+		m.Handle("GET /admin/", s.UI)
 	}
 	m.Handle("/", s.public(func(w http.ResponseWriter, r *http.Request) error {
 		if allowed := s.allowedMethods(r); len(allowed) > 0 {
@@ -101,7 +114,7 @@ const EMETHOD = "method_not_allowed"
 // allowedMethods lists the methods that have a route for r's path.
 func (s *Server) allowedMethods(r *http.Request) []string {
 	var out []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		if m == r.Method {
 			continue
 		}

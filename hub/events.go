@@ -45,7 +45,8 @@ func (b *broadcaster) Publish(key string) {
 	}
 }
 
-// Subscribe wakes the caller whenever the payment changes.
+// Subscribe wakes the caller whenever the payment changes (key: its id),
+// a payment of the sale ("sale:<id>") or of the till (TillKey) changes.
 func (h *Hub) Subscribe(paymentID string) (<-chan struct{}, func()) {
 	return h.events.Subscribe(paymentID)
 }

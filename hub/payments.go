@@ -529,7 +529,11 @@ func (h *Hub) recordTransition(tx kvitt.Tx, p *kvitt.Payment, from, to kvitt.Pay
 func (h *Hub) notify(p *kvitt.Payment) {
 	h.events.Publish(p.ID)
 	h.events.Publish("sale:" + p.SaleID)
+	h.events.Publish(TillKey(p.TillID))
 }
+
+// TillKey is the Subscribe key woken by a change of any payment at the till.
+func TillKey(tillID string) string { return "till:" + tillID }
 
 // SyncPayment asks the provider for the payment's state now and applies it:
 // for an open payment, and for one kvitt ended without money (declined,

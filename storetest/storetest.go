@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) kvitt.Store) {
 		{"Bookkeeping", testBookkeeping},
 		{"MobilePay", testMobilePay},
 		{"Orders", testOrders},
+		{"Users", testUsers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

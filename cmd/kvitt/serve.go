@@ -160,8 +160,16 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 
-	api := kvitthttp.NewServer(&kvitthttp.Server{Hub: m.hub, Store: db, Logger: m.logger, AdminKeyHash: adminHash,
-		PublicURL: publicURL, Ready: m.ready, Warnings: m.currentWarnings, Registry: m.registry, UI: m.ui()})
+	var api *kvitthttp.Server
+	whoIs := func(r *http.Request) (kvitthttp.Principal, bool) { return api.WhoIs(r) }
+	api = kvitthttp.NewServer(&kvitthttp.Server{Hub: m.hub, Store: db, Logger: m.logger, AdminKeyHash: adminHash,
+		PublicURL: publicURL, Ready: m.ready, Warnings: m.currentWarnings, Registry: m.registry, UI: m.ui(whoIs)})
+	var demoPassword string
+	if c.Sandbox {
+		if demoPassword, err = m.ensureDemoUser(ctx); err != nil {
+			return err
+		}
+	}
 	if m.sandbox != nil {
 		m.sandbox.callbacks.Store(http.Handler(api))
 	}
@@ -188,9 +196,14 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.logger.Info("kvitt is running", "url", publicURL, "mode", mode, "data", c.Data, "startup", time.Since(start).Round(time.Millisecond))
 	if c.Sandbox {
-		fmt.Fprintf(m.stdout, "\nkvitt sandbox: %s\n  customer display: %s/ui/display/1#key=<API key>\n  cashier display:  %s/ui/cashier/1#key=<API key>\n  card terminal:    %s/ui/terminal/screen\n"+
-			"  Danish till %s (DKK, MobilePay QR paired): %s/ui/display/%s#key=<API key>\n\n",
-			publicURL, publicURL, publicURL, publicURL, sandboxDKTill, publicURL, sandboxDKTill)
+		signIn := "user " + demoUser + ", password " + demoPassword
+		if demoPassword == "" {
+			signIn = "user " + demoUser + " (its password file demo-user.txt was removed; make a user with POST /v1/users)"
+		}
+		fmt.Fprintf(m.stdout, "\nkvitt sandbox: open %s and sign in\n  sign in:          %s\n"+
+			"  till 1:           %s/till/1\n  back office:      %s/admin/\n  customer display: %s/display/1 (with a display key: %s/display/1#key=<key>)\n"+
+			"  card terminal:    %s/ui/terminal/screen\n  Danish till %s (DKK, MobilePay QR paired): %s/till/%s\n\n",
+			publicURL, signIn, publicURL, publicURL, publicURL, publicURL, publicURL, sandboxDKTill, publicURL, sandboxDKTill)
 	}
 	return nil
 }
