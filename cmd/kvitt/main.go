@@ -27,6 +27,7 @@ usage:
   kvitt computop batch build|check|apply       Computop credit batch files and their results
   kvitt mobilepay webhook|qr ...               MobilePay set-up: the webhook, till QRs
   kvitt apikey create --scope admin|backoffice|till [--till ID] [--name NAME] [--data DIR]
+  kvitt user add|password|unlock USERNAME ...   staff users of the screens (kvitt user -h)
   kvitt journal verify [--data DIR]            check the hash chain of the journal
   kvitt report x|z --till ID [--data DIR]      print an X or Z report (Z closes the day)
   kvitt export sie|csv --from YYYY-MM-DD --to YYYY-MM-DD [--merchant ID] [--skip-exported] [--out FILE|-] [--data DIR]
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runExport(ctx, args[1:], stdout, stderr)
 	case "apikey":
 		return runAPIKey(ctx, args[1:], stdout, stderr)
+	case "user":
+		return runUser(ctx, args[1:], getenv, stdinReader, stdout, stderr)
 	case "journal":
 		return runJournal(ctx, args[1:], stdout, stderr)
 	case "report":
