@@ -235,6 +235,26 @@ type Tx interface {
 	UpdateOrder(o *Order) error
 	// ListOrders lists orders, newest first, as f selects.
 	ListOrders(f OrderFilter) ([]*Order, error)
+
+	// Back-office lists (issue 12; http/lists.go, docs/api.md "Lists"):
+	// payments, refunds and receipts, newest first, one page at a time.
+	// A page holds at most f.Limit rows; f.After, the id of the last row of
+	// the previous page, continues after it (by time, then id, both
+	// descending), so rows added meanwhile neither repeat nor shift a page.
+	// An After that is not in the list as f selects it is ENOTFOUND. Each
+	// query walks an index in that order (migration 013_lists.sql): its
+	// cost follows the page, not the size of the ledger.
+	//
+	// FindPayments selects by till, state, method, created time and Query
+	// (the payment's id, its sale's id or its provider reference).
+	FindPayments(f ListFilter) ([]*Payment, error)
+	// FindRefunds selects by till and method (the refund's payment's),
+	// state, created time and Query (the refund's id, its payment's id or
+	// its reference).
+	FindRefunds(f ListFilter) ([]*Refund, error)
+	// FindReceipts selects by till, issue time (From, To), Serial and
+	// Query (the receipt's id or its sale's id), newest issued first.
+	FindReceipts(f ListFilter) ([]*Receipt, error)
 }
 
 // Checkin is a customer who scanned a till's QR code with a payment app
@@ -328,4 +348,19 @@ type ZReport struct {
 	FirstSerial, LastSerial int64
 	Data                    []byte
 	Created                 time.Time
+}
+
+// ListFilter selects a page of a back-office list (Tx.FindPayments,
+// FindRefunds, FindReceipts). Empty fields select everything.
+type ListFilter struct {
+	Tills   []string // rows of these tills only
+	States  []string // payment or refund states
+	Methods []string // payment methods (a refund: its payment's)
+	// From (inclusive) and To (exclusive) bound the time: created, or a
+	// receipt's issue time.
+	From, To time.Time
+	Query    string // an id or reference, matched exactly
+	Serial   int64  // receipts: this serial (at any till unless Tills)
+	After    string // the id of the last row of the previous page
+	Limit    int    // rows in the page: 1 to 1000 (0 = 100)
 }

@@ -89,7 +89,8 @@ func operations(d doc) map[string]doc {
 
 // Routes of http/routes.go that are not the API: the web pages and the
 // catch-all that answers 404 and 405.
-var notAPI = map[string]bool{"/": true, "/ui/": true, "GET /{$}": true}
+// notAPI are the screens' routes (package http/ui), not the API's.
+var notAPI = map[string]bool{"/": true, "/ui/": true, "GET /{$}": true, "GET /signin": true, "GET /till/": true, "GET /display/": true, "GET /admin/": true}
 
 type route struct {
 	pattern string

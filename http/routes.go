@@ -66,6 +66,11 @@ func (s *Server) routes() {
 	m.Handle("POST /v1/sandbox/orders/{id}/{action}", s.api(s.handleSandboxOrder))
 	m.Handle("POST /v1/callbacks/svea/{token}", s.public(s.handleOrderCallback))
 
+	// The back office's lists (issue 12, lists.go): newest first, paged.
+	m.Handle("GET /v1/payments", s.api(s.handleFindPayments))
+	m.Handle("GET /v1/refunds", s.api(s.handleFindRefunds))
+	m.Handle("GET /v1/receipts", s.api(s.handleFindReceipts))
+
 	m.Handle("GET /v1/bookkeeping/sie", s.api(s.bookkeepingExport("sie")))
 	m.Handle("GET /v1/bookkeeping/csv", s.api(s.bookkeepingExport("csv")))
 	m.Handle("GET /v1/bookkeeping/exports/{id}", s.api(s.handleGetBookkeepingExport))

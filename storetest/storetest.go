@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) kvitt.Store) {
 		{"MobilePay", testMobilePay},
 		{"Orders", testOrders},
 		{"Users", testUsers},
+		{"Lists", testLists},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

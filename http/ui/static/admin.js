@@ -1,0 +1,555 @@
+// kvitt's back office (/admin/…): every section reads and changes its data
+// through the JSON API with the session (kvitt.api), so the API's rules
+// are the only rules. Data is written with textContent (kvitt.el), never
+// as HTML. See docs/backoffice.md.
+(function () {
+  "use strict";
+  var k = window.kvitt, t = k.t, el = k.el;
+  var main = document.getElementById("admin");
+  if (!main) { return; }
+  var section = main.dataset.section;
+  var sandbox = document.body.dataset.sandbox === "true";
+  var lang = document.body.dataset.lang === "en" ? "en-GB" : "sv-SE";
+
+  function $(id) { return document.getElementById(id); }
+  function status(msg) { $("adm-status").textContent = msg || ""; }
+  function showError(err) {
+    var box = $("adm-error");
+    if (!err) { box.hidden = true; box.textContent = ""; return; }
+    box.textContent = err.message || String(err); box.hidden = false;
+  }
+  function fail(form, fallback) {
+    return function (err) {
+      status("");
+      if (form) { k.showFieldError(form, err, fallback || $("adm-error")); } else { showError(err); }
+    };
+  }
+  function clearErrors(form) {
+    showError(null);
+    if (!form) { return; }
+    form.querySelectorAll(".field-error").forEach(function (n) { n.remove(); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (n) { n.removeAttribute("aria-invalid"); n.removeAttribute("aria-describedby"); });
+  }
+  function when(iso) {
+    if (!iso) { return ""; }
+    var d = new Date(iso);
+    try { return d.toLocaleString(lang, { dateStyle: "short", timeStyle: "short" }); } catch (e) { return d.toISOString(); }
+  }
+  function label(prefix, v) { var key = prefix + v; var s = t(key); return s === key ? v : s; }
+  function button(text, cls, onClick, attrs) {
+    var b = el("button", Object.assign({ type: "button", "class": cls || "secondary small" }, attrs || {}), [text]);
+    b.addEventListener("click", onClick);
+    return b;
+  }
+  function td(children, cls) { return el("td", cls ? { "class": cls } : {}, children); }
+  function clear(n) { while (n.firstChild) { n.removeChild(n.firstChild); } }
+  function enc(s) { return encodeURIComponent(s); }
+
+  // getText reads a text answer (a receipt or report to print).
+  function getText(path) {
+    return fetch(path, { credentials: "same-origin", headers: { "Accept": "text/plain" } }).then(function (res) {
+      return res.text().then(function (text) {
+        if (!res.ok) {
+          var body = null; try { body = JSON.parse(text); } catch (e) { body = null; }
+          throw new k.ApiError(res.status, body);
+        }
+        return text;
+      });
+    }, function () { throw new k.ApiError(0, null); });
+  }
+
+  // copy puts text on the clipboard (or selects it when the browser will not).
+  function copy(text, input) {
+    function done() { status(t("a.copied")); }
+    function fallback() {
+      var i = input || el("input", { value: text });
+      if (!input) { document.body.appendChild(i); }
+      i.select();
+      try { document.execCommand("copy"); } catch (e) { /* selected: the user copies */ }
+      if (!input) { i.remove(); }
+      done();
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, fallback);
+    } else { fallback(); }
+  }
+
+  // The tills, for every select of a till.
+  var tills = [];
+  function loadTills() {
+    return k.api("GET", "/v1/tills").then(function (r) { tills = r.tills || []; return tills; });
+  }
+  // fillTillSelect lists the tills in a select, after its "all" option if the page wrote one.
+  function fillTillSelect(sel) {
+    if (!sel) { return; }
+    var keep = sel.value;
+    Array.prototype.slice.call(sel.options).forEach(function (o) { if (o.value !== "") { o.remove(); } });
+    tills.forEach(function (tl) { sel.appendChild(el("option", { value: tl.id }, [tl.id + (tl.name ? " – " + tl.name : "")])); });
+    if (keep) { sel.value = keep; }
+  }
+
+  // The panel showing a receipt or report as printed.
+  function showText(panel, titleEl, title, pre, text) {
+    titleEl.textContent = title;
+    pre.textContent = text;
+    panel.hidden = false;
+    panel.focus();
+  }
+  function showReceipt(id, title) {
+    status(t("a.loading"));
+    getText("/v1/receipts/" + enc(id) + "?format=text").then(function (text) {
+      status("");
+      showText($("receipt-panel"), $("receipt-title"), title || t("a.receipt"), $("receipt-text"), text);
+    }, fail());
+  }
+
+  // Lists: payments, refunds, receipts, with filters in the URL.
+  function listSection() {
+    var form = $("filters"), rows = $("rows"), more = $("more");
+    var params = new URLSearchParams(location.search);
+    Array.prototype.forEach.call(form.elements, function (f) { if (f.name && params.get(f.name)) { f.value = params.get(f.name); } });
+    var after = "";
+    $("receipt-close").addEventListener("click", function () { $("receipt-panel").hidden = true; $("f-q").focus(); });
+
+    function query() {
+      var q = new URLSearchParams();
+      Array.prototype.forEach.call(form.elements, function (f) { if (f.name && f.value.trim()) { q.set(f.name, f.value.trim()); } });
+      return q;
+    }
+    function load(reset) {
+      var q = query();
+      if (reset) {
+        after = "";
+        history.replaceState(null, "", location.pathname + (q.toString() ? "?" + q.toString() : ""));
+      }
+      q.set("limit", "50");
+      if (after) { q.set("after", after); }
+      clearErrors(form);
+      status(t("a.loading"));
+      return k.api("GET", "/v1/" + section + "?" + q.toString()).then(function (r) {
+        if (reset) { clear(rows); }
+        var items = r[section] || [];
+        items.forEach(function (x) { rows.appendChild(row(x)); });
+        after = r.next_after || "";
+        more.hidden = !after;
+        $("empty").hidden = rows.children.length > 0;
+        status(t("a.count", { n: rows.children.length }));
+      }, fail(form));
+    }
+    function idCell(id, ref) {
+      var c = [el("code", { text: id })];
+      if (ref) { c.push(el("br"), el("small", { "class": "hint", text: ref })); }
+      return td(c);
+    }
+    function row(x) {
+      var tr;
+      if (section === "payments") {
+        var amount = k.money(x.amount, x.currency) + (x.tip ? " + " + k.money(x.tip, x.currency) : "");
+        tr = el("tr", { "data-id": x.id }, [td([when(x.created_at)]), td([x.till_id]), td([label("method.", x.method)]), td([amount], "num"),
+          td([el("span", { "class": "st st-" + x.state, text: label("state.", x.state) })]), idCell(x.id, x.reference),
+          td([button(t("a.receipt"), null, function () {
+            k.api("GET", "/v1/sales/" + enc(x.sale_id)).then(function (s) {
+              if (!s.receipt_id) { status(t("a.noreceipt")); return; }
+              showReceipt(s.receipt_id);
+            }, fail());
+          }, { "aria-label": t("a.receipt") + " " + x.id })])]);
+      } else if (section === "refunds") {
+        tr = el("tr", { "data-id": x.id }, [td([when(x.created_at)]), td([x.till_id]), td([label("method.", x.method)]), td([k.money(x.amount, x.currency)], "num"),
+          td([el("span", { "class": "st st-" + x.state, text: label("state.", x.state) })]), idCell(x.id, x.payment_id + (x.reference ? " · " + x.reference : "")),
+          td(x.receipt_id ? [button(t("a.receipt"), null, function () { showReceipt(x.receipt_id); }, { "aria-label": t("a.receipt") + " " + x.id })] : [])]);
+      } else {
+        var title = t("a.receiptof", { serial: x.serial, till: x.till_id });
+        tr = el("tr", { "data-id": x.id }, [td([when(x.issued)]), td([x.till_id]), td([String(x.serial)], "num"),
+          td([label("a.kind.", x.kind) + (x.type && x.type !== "normal" ? " (" + x.type + ")" : "")]), td([k.money(x.total, x.currency)], "num"),
+          td([label("a.", x.registration)]),
+          td([button(t("a.show"), "secondary small show-receipt", function () { showReceipt(x.id, title); }, { "aria-label": t("a.show") + " " + title })])]);
+      }
+      return tr;
+    }
+    form.addEventListener("submit", function (ev) { ev.preventDefault(); load(true); });
+    more.addEventListener("click", function () { load(false); });
+    loadTills().then(function () {
+      fillTillSelect($("f-till"));
+      if (params.get("till")) { $("f-till").value = params.get("till"); }
+      load(true);
+    }, function (err) { showError(err); load(true); });
+  }
+
+  // Orders (Svea Instore): status icons, the link to copy while waiting, actions.
+  function ordersSection() {
+    var form = $("filters"), rows = $("rows");
+    var params = new URLSearchParams(location.search);
+    if (params.get("state")) { $("f-state").value = params.get("state"); }
+    if (params.get("q")) { $("f-q").value = params.get("q"); }
+    var crediting = null;
+
+    function load() {
+      var q = new URLSearchParams();
+      if ($("f-state").value) { q.set("state", $("f-state").value); }
+      if ($("f-q").value.trim()) { q.set("q", $("f-q").value.trim()); }
+      history.replaceState(null, "", location.pathname + (q.toString() ? "?" + q.toString() : ""));
+      clearErrors(form);
+      return k.api("GET", "/v1/orders?" + q.toString()).then(function (r) {
+        clear(rows);
+        (r.orders || []).forEach(function (o) { rows.appendChild(orderRow(o)); });
+        $("empty").hidden = rows.children.length > 0;
+      }, fail(form));
+    }
+    function act(o, path, body) {
+      clearErrors(null);
+      status(t("a.loading"));
+      return k.api("POST", "/v1/" + path, body || null).then(function () { status(t("a.done")); return load(); }, fail());
+    }
+    function orderRow(o) {
+      var icon = el("span", { "class": "oi oi-" + o.icon, "aria-hidden": "true" });
+      var stateCell = td([icon, el("span", { "class": "oi-label", text: label("order.", o.state) })]);
+      var linkCell = [];
+      var waiting = o.state === "awaiting_payment" || o.state === "creating";
+      if (waiting && o.link && o.link.url) {
+        var a = el("a", { href: o.link.url, "class": "order-link", target: "_blank", rel: "noopener noreferrer", text: o.link.url });
+        linkCell.push(a, " ", button(t("a.copy"), "secondary small copy-link", function () { copy(o.link.url); }, { "aria-label": t("a.copy") + " " + o.number }));
+        linkCell.push(el("br"), el("small", { "class": "hint", text: o.link.sms_sent ? t("a.smssent") : t("a.smsnot") }));
+      } else if (o.reference) {
+        linkCell.push(el("code", { "class": "order-ref", text: o.reference }));
+      }
+      if (o.message) { linkCell.push(el("br"), el("small", { "class": o.icon === "red" ? "error" : "hint", text: o.message })); }
+      if (o.attention) { linkCell.push(el("br"), el("strong", { "class": "error", text: o.attention })); }
+      var acts = [];
+      if (o.state === "awaiting_payment" || o.state === "link_failed" || o.state === "creating") {
+        acts.push(el("a", { "class": "button small", href: "/admin/orders/new?change=" + enc(o.id), "aria-label": t("a.change") + " " + o.number, text: t("a.change") }));
+        acts.push(button(t("a.cancel"), "secondary small", function () { act(o, "orders/" + enc(o.id) + "/cancel"); }, { "aria-label": t("a.cancel") + " " + o.number }));
+      }
+      if (o.state === "paid") {
+        acts.push(button(t("a.credit"), "secondary small", function () { crediting = o; $("credit-title").textContent = t("a.credit") + " " + o.number; $("credit-panel").hidden = false; $("c-amount").focus(); }, { "aria-label": t("a.credit") + " " + o.number }));
+      }
+      acts.push(button(t("a.sync"), "secondary small", function () { act(o, "orders/" + enc(o.id) + "/sync"); }, { "aria-label": t("a.sync") + " " + o.number }));
+      if (sandbox && o.state === "awaiting_payment") {
+        [["approve", "a.approve"], ["cancel", "a.abandon"], ["timeout", "a.timeout"]].forEach(function (a) {
+          acts.push(button(t(a[1]), "secondary small sandbox-act sandbox-" + a[0], function () { act(o, "sandbox/orders/" + enc(o.id) + "/" + a[0]); }, { "aria-label": t(a[1]) + " " + o.number }));
+        });
+      }
+      var who = [o.customer.name || "", o.customer.mobile_number || ""].filter(Boolean).join(", ");
+      return el("tr", { "data-id": o.id, "data-number": o.number, "data-state": o.state, "data-icon": o.icon }, [stateCell, td([o.number]), td([who]),
+        td([k.money(o.total, o.currency) + (o.credited ? " (−" + k.money(o.credited, o.currency) + ")" : "")], "num"), td(linkCell), td([el("div", { "class": "acts" }, acts)])]);
+    }
+    var cform = $("credit-form");
+    function closeCredit() { $("credit-panel").hidden = true; crediting = null; clearErrors(cform); }
+    $("credit-close").addEventListener("click", closeCredit);
+    cform.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!crediting) { return; }
+      clearErrors(cform);
+      var amount = k.parseMoney($("c-amount").value);
+      var body = { amount: isNaN(amount) ? $("c-amount").value : amount, vat_rate: num($("c-vat").value), name: "Kreditering" };
+      k.api("POST", "/v1/orders/" + enc(crediting.id) + "/credits", body).then(function () { closeCredit(); status(t("a.done")); load(); }, fail(cform, $("credit-error")));
+    });
+    $("credit-all").addEventListener("click", function () {
+      if (!crediting) { return; }
+      var body = { lines: crediting.lines.map(function (l) { return { row_number: l.row_number }; }) };
+      k.api("POST", "/v1/orders/" + enc(crediting.id) + "/credits", body).then(function () { closeCredit(); status(t("a.done")); load(); }, fail(cform, $("credit-error")));
+    });
+    form.addEventListener("submit", function (ev) { ev.preventDefault(); load(); });
+    load();
+  }
+
+  // num sends a number typed with a comma or point as a JSON number, and
+  // anything else as typed, for the API to name the field.
+  function num(v) {
+    v = String(v).trim().replace(",", ".");
+    if (v === "") { return undefined; }
+    return /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
+  }
+
+  // A new order, or a change of one (?change=ord_…).
+  function newOrderSection() {
+    var form = $("order-form"), box = $("o-lines");
+    var changing = new URLSearchParams(location.search).get("change");
+    var fieldsOf = [["article_number", "a.article", "text"], ["name", "a.linename", "text"], ["quantity", "a.qty", "decimal"],
+      ["unit_price", "a.price", "decimal"], ["discount_percent", "a.discount", "decimal"], ["vat_rate", "a.vat", "decimal"], ["unit", "a.unit", "text"]];
+    function addLine(l) {
+      l = l || {};
+      var fs = el("fieldset", { "class": "oline" });
+      fs.appendChild(el("legend"));
+      var grid = el("div", { "class": "grid" });
+      fieldsOf.forEach(function (f) {
+        var input = el("input", { "class": "lf-" + f[0], autocomplete: "off" });
+        if (f[2] === "decimal") { input.setAttribute("inputmode", "decimal"); }
+        var v = l[f[0]];
+        if (f[0] === "unit_price" && v !== undefined) { v = (v / 100).toFixed(2).replace(".", lang === "sv-SE" ? "," : "."); }
+        if (f[0] === "vat_rate" && v === undefined && !l.name) { v = 25; }
+        if (v !== undefined && v !== null) { input.value = String(v); }
+        grid.appendChild(el("div", { "class": "fld" }, [el("label", { "data-for": f[0] }, [t(f[1])]), input]));
+      });
+      fs.appendChild(grid);
+      fs.appendChild(button(t("a.remove"), "link remove-line", function () { fs.remove(); renumber(); }));
+      box.appendChild(fs);
+      renumber();
+    }
+    // renumber gives each line its position: ids, labels and the API's field names (lines[0].vat_rate).
+    function renumber() {
+      Array.prototype.forEach.call(box.querySelectorAll("fieldset.oline"), function (fs, i) {
+        fs.querySelector("legend").textContent = t("a.line", { n: i + 1 });
+        fieldsOf.forEach(function (f) {
+          var input = fs.querySelector(".lf-" + f[0]);
+          input.id = "l" + i + "-" + f[0];
+          input.setAttribute("data-field", "lines[" + i + "]." + f[0]);
+          fs.querySelector('label[data-for="' + f[0] + '"]').setAttribute("for", input.id);
+        });
+        fs.querySelector(".remove-line").setAttribute("aria-label", t("a.remove") + " " + (i + 1));
+      });
+    }
+    function body() {
+      var c = {
+        name: $("o-name").value.trim() || undefined, mobile_number: $("o-mobile").value.trim(), country: $("o-country").value,
+        national_id: $("o-nid").value.trim() || undefined, email: $("o-email").value.trim() || undefined,
+        postal_code: $("o-postal").value.trim() || undefined, company: $("o-company").checked
+      };
+      var lines = Array.prototype.map.call(box.querySelectorAll("fieldset.oline"), function (fs, i) {
+        function v(name) { return fs.querySelector(".lf-" + name).value.trim(); }
+        var price = v("unit_price"), minor = k.parseMoney(price);
+        return {
+          row_number: i + 1, article_number: v("article_number") || undefined, name: v("name"), quantity: num(v("quantity")),
+          unit_price: price === "" ? undefined : (isNaN(minor) ? price : minor), discount_percent: num(v("discount_percent")),
+          vat_rate: num(v("vat_rate")), unit: v("unit") || undefined
+        };
+      });
+      return { customer: c, lines: lines };
+    }
+    $("o-addline").addEventListener("click", function () { addLine(); box.querySelector("fieldset.oline:last-of-type input").focus(); });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      clearErrors(form);
+      var b = body(), number = $("o-number").value.trim();
+      var req = changing ? k.api("POST", "/v1/orders/" + enc(changing) + "/change", b) : k.api("POST", "/v1/orders", Object.assign({ number: number }, b));
+      $("o-submit").disabled = true;
+      req.then(function (o) {
+        location.href = "/admin/orders?q=" + enc(o.number);
+      }, function (err) { $("o-submit").disabled = false; fail(form, $("order-error"))(err); });
+    });
+    if (changing) {
+      $("order-change").hidden = false;
+      k.api("GET", "/v1/orders/" + enc(changing)).then(function (o) {
+        $("adm-title").textContent = t("a.change") + " " + o.number;
+        $("o-number").value = o.number; $("o-number").disabled = true;
+        var c = o.customer || {};
+        $("o-name").value = c.name || ""; $("o-mobile").value = c.mobile_number || ""; $("o-country").value = c.country || "SE";
+        $("o-nid").value = c.national_id || ""; $("o-email").value = c.email || ""; $("o-postal").value = c.postal_code || "";
+        $("o-company").checked = !!c.company;
+        (o.lines || []).forEach(function (l) { addLine(l); });
+      }, fail());
+    } else {
+      addLine();
+    }
+  }
+
+  function pickingSection() {
+    var rows = $("rows");
+    k.api("GET", "/v1/picking-list").then(function (r) {
+      (r.orders || []).forEach(function (o) {
+        var lines = el("ul", { "class": "plain" }, (o.lines || []).map(function (l) {
+          return el("li", { text: l.quantity + " " + (l.unit || "") + " × " + (l.article_number ? l.article_number + " " : "") + l.name });
+        }));
+        var who = [o.customer.name || "", o.customer.mobile_number || ""].filter(Boolean).join(", ");
+        rows.appendChild(el("tr", { "data-id": o.id, "data-number": o.number }, [td([o.number]), td([who]), td([lines]), td([k.money(o.total, o.currency)], "num"), td([el("code", { text: o.reference || "" })])]));
+      });
+      $("empty").hidden = rows.children.length > 0;
+    }, fail());
+  }
+
+  function reportsSection() {
+    var sel = $("r-till"), panel = $("report-panel");
+    function till() { return sel.value; }
+    function show(title, text) { showText(panel, $("report-title"), title, $("report-text"), text); }
+    $("r-x").addEventListener("click", function () {
+      clearErrors($("report-form"));
+      getText("/v1/tills/" + enc(till()) + "/reports/x?format=text").then(function (text) { show(t("a.xtitle", { till: till() }), text); }, fail($("report-form")));
+    });
+    $("r-z").addEventListener("click", function () {
+      $("z-confirm-text").textContent = t("a.zsure", { till: till() });
+      $("z-confirm").hidden = false;
+      $("r-z-confirm").focus();
+    });
+    $("r-z-cancel").addEventListener("click", function () { $("z-confirm").hidden = true; $("r-z").focus(); });
+    $("r-z-confirm").addEventListener("click", function () {
+      $("z-confirm").hidden = true;
+      clearErrors($("report-form"));
+      var id = till();
+      k.api("POST", "/v1/tills/" + enc(id) + "/reports/z").then(function (z) {
+        $("r-serial").value = z.serial;
+        return getText("/v1/tills/" + enc(id) + "/reports/z/" + z.serial + "?format=text").then(function (text) { show(t("a.ztitle", { serial: z.serial, till: id }), text); });
+      }).catch(fail($("report-form")));
+    });
+    $("r-get").addEventListener("click", function () {
+      clearErrors($("report-form"));
+      var serial = $("r-serial").value.trim();
+      getText("/v1/tills/" + enc(till()) + "/reports/z/" + enc(serial) + "?format=text").then(function (text) { show(t("a.ztitle", { serial: serial, till: till() }), text); }, fail($("report-form")));
+    });
+    loadTills().then(function () {
+      fillTillSelect(sel);
+      var want = new URLSearchParams(location.search).get("till");
+      if (want) { sel.value = want; }
+    }, fail());
+  }
+
+  function tillsSection() {
+    var rows = $("rows"), form = $("pair-form");
+    function render() {
+      clear(rows);
+      tills.forEach(function (tl) {
+        var devices = [];
+        if (tl.control_unit) { devices.push(t("a.controlunit") + ": " + tl.control_unit); }
+        if (tl.terminal) { devices.push(t("a.terminal") + ": " + tl.terminal.poiid + (tl.terminal.tip ? " (tip)" : "")); }
+        var methods = (tl.methods || []).map(function (m) { return typeof m === "string" ? m : (m.method || m.name || ""); }).filter(Boolean);
+        var mp = [];
+        if (tl.mobilepay_beacon_id) {
+          mp.push(el("code", { "class": "beacon", text: tl.mobilepay_beacon_id }), el("br"),
+            el("a", { href: "/v1/tills/" + enc(tl.id) + "/mobilepay/qr.svg", target: "_blank", rel: "noopener", text: t("a.qr") }), " ",
+            button(t("a.unpair"), "secondary small", function () {
+              k.api("POST", "/v1/tills/" + enc(tl.id) + "/mobilepay/unpair").then(function () { status(t("a.unpaired", { till: tl.id })); reload(); }, fail());
+            }, { "aria-label": t("a.unpair") + " " + tl.id }));
+        } else {
+          mp.push(el("span", { "class": "hint", text: t("a.notpaired") }));
+        }
+        rows.appendChild(el("tr", { "data-id": tl.id }, [td([el("strong", { text: tl.id }), tl.name ? " " + tl.name : ""]), td([tl.store_id || ""]), td([tl.register_id || ""]),
+          td([devices.join(", ") || t("a.none")]), td([(methods.join(", ") || t("a.none")) + " " + t("a.configured")]), td(mp)]));
+      });
+    }
+    function reload() { return loadTills().then(function () { render(); fillTillSelect($("p-till")); }, fail()); }
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      clearErrors(form);
+      var id = $("p-till").value;
+      k.api("POST", "/v1/tills/" + enc(id) + "/mobilepay/pair", { beacon_id: $("p-beacon").value.trim(), sticker: $("p-sticker").checked }).then(function () {
+        $("p-beacon").value = "";
+        status(t("a.paired", { till: id }));
+        reload();
+      }, fail(form));
+    });
+    reload().then(function () {
+      var want = new URLSearchParams(location.search).get("till");
+      if (want) { $("p-till").value = want; }
+    });
+  }
+
+  function keysSection() {
+    var rows = $("rows"), form = $("key-form"), scope = $("k-scope"), till = $("k-till");
+    function syncTill() { var needs = scope.value === "till" || scope.value === "display"; till.disabled = !needs; }
+    function load() {
+      return k.api("GET", "/v1/api-keys").then(function (r) {
+        clear(rows);
+        (r.api_keys || []).forEach(function (key) {
+          var revoked = !!key.revoked_at;
+          rows.appendChild(el("tr", { "data-id": key.id }, [td([key.name || ""]), td([el("code", { text: key.id })]), td([label("scope.", key.scope)]), td([key.till_id || ""]),
+            td([when(key.created_at)]),
+            td(revoked ? [t("a.revoked") + " " + when(key.revoked_at)] : [button(t("a.revoke"), "secondary small", function () {
+              k.api("POST", "/v1/api-keys/" + enc(key.id) + "/revoke").then(function () { status(t("a.done")); load(); }, fail());
+            }, { "aria-label": t("a.revoke") + " " + (key.name || key.id) })])]));
+        });
+      }, fail());
+    }
+    scope.addEventListener("change", syncTill);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      clearErrors(form);
+      var body = { scope: scope.value, name: $("k-name").value.trim() };
+      if (!till.disabled && till.value) { body.till_id = till.value; }
+      k.api("POST", "/v1/api-keys", body).then(function (key) {
+        $("key-value").value = key.key;
+        var row = $("display-url-row");
+        row.hidden = key.scope !== "display";
+        if (key.scope === "display") { $("display-url").value = location.origin + "/display/" + enc(key.till_id) + "#key=" + key.key; }
+        $("key-shown").hidden = false;
+        $("key-shown").focus();
+        status(t("a.keycreated", { id: key.id }));
+        load();
+      }, fail(form));
+    });
+    document.querySelectorAll("button.copy").forEach(function (b) {
+      b.addEventListener("click", function () { var i = $(b.dataset.copy); copy(i.value, i); });
+    });
+    loadTills().then(function () { fillTillSelect(till); syncTill(); }, fail());
+    load();
+  }
+
+  function usersSection() {
+    var rows = $("rows"), form = $("user-form");
+    function tillBoxes(container, prefix, chosen) {
+      tills.forEach(function (tl) {
+        var id = prefix + "-" + tl.id;
+        var cb = el("input", { type: "checkbox", id: id, value: tl.id, "class": "till-box" });
+        cb.checked = (chosen || []).indexOf(tl.id) >= 0;
+        container.appendChild(el("span", { "class": "check" }, [cb, el("label", { "for": id, text: tl.id })]));
+      });
+    }
+    function chosen(container) {
+      return Array.prototype.filter.call(container.querySelectorAll("input.till-box"), function (c) { return c.checked; }).map(function (c) { return c.value; });
+    }
+    function patch(u, body, f) {
+      clearErrors(f || null);
+      return k.api("PATCH", "/v1/users/" + enc(u.id), body).then(function () { status(t("a.done")); load(); }, fail(f || null));
+    }
+    function editor(u) {
+      var d = el("details", { "class": "edit" }, [el("summary", { text: t("a.edit", { user: u.username }) })]);
+      var f = el("form", { "class": "adm-form", novalidate: "" });
+      var roleId = "role-" + u.id, pwId = "pw-" + u.id;
+      var role = el("select", { id: roleId, "data-field": "role" }, ["cashier", "backoffice", "admin"].map(function (r) { return el("option", { value: r, text: label("role.", r) }); }));
+      role.value = u.role;
+      var boxes = el("fieldset", { "class": "fld", "data-field": "tills" }, [el("legend", { text: document.querySelector("#u-tills legend").textContent })]);
+      tillBoxes(boxes, "ut-" + u.id, u.tills);
+      f.appendChild(el("div", { "class": "fld" }, [el("label", { "for": roleId }, [document.querySelector('label[for="u-role"]').textContent]), role]));
+      f.appendChild(boxes);
+      f.appendChild(button(t("a.save"), "primary small", function () {
+        patch(u, { role: role.value, tills: role.value === "cashier" ? chosen(boxes) : [] }, f);
+      }));
+      var pw = el("input", { id: pwId, type: "password", autocomplete: "new-password", "data-field": "password" });
+      f.appendChild(el("div", { "class": "fld" }, [el("label", { "for": pwId, text: t("a.newpassword") }), pw]));
+      f.appendChild(button(t("a.setpassword"), "secondary small", function () { patch(u, { password: pw.value }, f).then(function () { pw.value = ""; }); }));
+      d.appendChild(f);
+      return d;
+    }
+    function load() {
+      return k.api("GET", "/v1/users").then(function (r) {
+        clear(rows);
+        (r.users || []).forEach(function (u) {
+          var st = u.disabled ? t("a.disabled") : (u.locked_until ? t("a.locked", { t: when(u.locked_until) }) : t("a.active"));
+          var acts = [editor(u)];
+          acts.push(button(u.disabled ? t("a.enable") : t("a.disable"), "secondary small", function () { patch(u, { disabled: !u.disabled }); }, { "aria-label": (u.disabled ? t("a.enable") : t("a.disable")) + " " + u.username }));
+          if (u.locked_until) { acts.push(button(t("a.unlock"), "secondary small", function () { patch(u, { unlock: true }); }, { "aria-label": t("a.unlock") + " " + u.username })); }
+          rows.appendChild(el("tr", { "data-id": u.id, "data-username": u.username }, [td([u.username]), td([u.name || ""]), td([label("role.", u.role)]), td([(u.tills || []).join(", ")]), td([st]), td([el("div", { "class": "acts" }, acts)])]));
+        });
+      }, fail());
+    }
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      clearErrors(form);
+      var role = $("u-role").value;
+      var body = { username: $("u-username").value.trim(), name: $("u-name").value.trim(), role: role, password: $("u-password").value };
+      if (role === "cashier") { body.tills = chosen($("u-tills")); }
+      k.api("POST", "/v1/users", body).then(function (u) {
+        form.reset();
+        status(t("a.usercreated", { user: u.username }));
+        load();
+      }, fail(form));
+    });
+    loadTills().then(function () { tillBoxes($("u-tills"), "nt", []); load(); }, fail());
+  }
+
+  function smsSection() {
+    var rows = $("rows");
+    k.api("GET", "/v1/orders?limit=200").then(function (r) {
+      (r.orders || []).forEach(function (o) {
+        (o.links || []).slice().reverse().forEach(function (l) {
+          if (!l.url) { return; }
+          rows.appendChild(el("tr", { "data-id": o.id }, [td([o.number]), td([o.customer.mobile_number || ""]),
+            td([el("a", { href: l.url, target: "_blank", rel: "noopener noreferrer", text: l.url })]), td([l.sms_sent ? t("a.smssent") : t("a.smsnot")])]));
+        });
+      });
+    }, fail());
+  }
+
+  var sections = {
+    payments: listSection, refunds: listSection, receipts: listSection, orders: ordersSection, neworder: newOrderSection,
+    picking: pickingSection, reports: reportsSection, tills: tillsSection, keys: keysSection, users: usersSection, sms: smsSection
+  };
+  document.addEventListener("DOMContentLoaded", function () { if (sections[section]) { sections[section](); } });
+})();
