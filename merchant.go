@@ -83,6 +83,18 @@ type Terminal struct {
 	Passphrase    string `json:"passphrase,omitempty"`
 	KeyIdentifier string `json:"key_identifier,omitempty"`
 	KeyVersion    int    `json:"key_version,omitempty"`
+	// RootCAFile is a PEM file with the root (the vendor's terminal root)
+	// that the terminal's TLS certificate must chain to; it replaces the
+	// card section's ca_file for this terminal.
+	RootCAFile string `json:"root_ca_file,omitempty"`
+	// CertificateName is the name the terminal's certificate must carry
+	// (its Common Name or a DNS name), checked instead of the URL's host:
+	// terminals are reached by IP address but named after themselves.
+	CertificateName string `json:"certificate_name,omitempty"`
+	// Environment is Adyen's "test" or "live": with the adyen profile and
+	// no CertificateName, the certificate must be named
+	// <POIID>.<environment>.terminal.adyen.com.
+	Environment string `json:"environment,omitempty"`
 }
 
 // Validate checks the merchant's texts, which are printed on every receipt:

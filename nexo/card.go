@@ -50,6 +50,7 @@ type Card struct {
 	mu      sync.Mutex
 	flights map[string]*flight // reference → request this process is sending
 	cryptos map[SecurityKey]*Crypto
+	clients map[string]*http.Client // per terminal TLS policy (tls.go)
 }
 
 // flight is a Payment request of this process, from Start or Refund.
@@ -117,6 +118,11 @@ func (c *Card) endpoint(t *kvitt.Till) (Endpoint, error) {
 	default:
 		return Endpoint{}, kvitt.Errorf(kvitt.EUNPROCESSABLE, "The till's card terminal has an unknown profile %q (adyen or westpay).", t.Terminal.Profile)
 	}
+	hc, err := c.httpFor(t.Terminal)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	ep.HTTP = hc
 	if t.Terminal.Passphrase != "" {
 		cr, err := c.crypto(SecurityKey{Passphrase: t.Terminal.Passphrase, KeyIdentifier: t.Terminal.KeyIdentifier, KeyVersion: t.Terminal.KeyVersion})
 		if err != nil {
@@ -207,6 +213,9 @@ func (c *Card) Start(ctx context.Context, t *kvitt.Till, p *kvitt.Payment) (kvit
 	}
 	resp, sent, err := c.send(ctx, ep, p.Reference, pr)
 	if err != nil {
+		if code, msg, ok := refused(err); ok {
+			return kvitt.Update{State: kvitt.PaymentFailed, ErrorCode: code, Message: msg}, nil
+		}
 		if !sent {
 			// The request never left: a definite answer.
 			if errors.Is(err, context.Canceled) {
@@ -411,9 +420,36 @@ func (c *Card) Status(ctx context.Context, t *kvitt.Till, p *kvitt.Payment) (kvi
 	}
 	ts, err := c.status(ctx, ep, p.Reference)
 	if err != nil {
+		if code, msg, ok := refused(err); ok {
+			// The terminal cannot be asked: the outcome stays open, and
+			// the till says why, until the deadline leaves it to a person.
+			msg = strings.Replace(msg, " Nothing was charged.", "", 1)
+			msg = strings.Replace(msg, " Nothing was sent to the terminal and nothing was charged.", "", 1)
+			if c.cfg.Now().After(c.deadline(p)) {
+				return kvitt.Update{State: kvitt.PaymentUnknown, ErrorCode: code,
+					Message: msg + " kvitt cannot ask the terminal what became of this payment: check the terminal's journal before taking the money again."}, nil
+			}
+			return kvitt.Update{ErrorCode: code, Message: msg + " kvitt keeps asking the terminal what became of this payment.", Retry: c.cfg.Retry}, nil
+		}
 		return kvitt.Update{}, err
 	}
 	return c.fromStatus(ctx, ep, p, ts, t.Terminal.Tip)
+}
+
+// refused says whether err is a definite refusal of a request the terminal
+// never processed: its certificate was refused (nothing left kvitt), or
+// it could not authenticate the protected message (not a replay); and
+// with which code and message.
+func refused(err error) (code, msg string, ok bool) {
+	var ce *CertificateError
+	if errors.As(err, &ce) {
+		return "TerminalCertificate", ce.Message(), true
+	}
+	var cr *CryptoRefusal
+	if errors.As(err, &cr) && !cr.Replay {
+		return "CryptoError", cr.Message(), true
+	}
+	return "", "", false
 }
 
 func (c *Card) fromStatus(ctx context.Context, ep Endpoint, p *kvitt.Payment, ts *TransactionStatusResponse, tipOn bool) (kvitt.Update, error) {
@@ -491,6 +527,9 @@ func (c *Card) Refund(ctx context.Context, t *kvitt.Till, p *kvitt.Payment, r *k
 	pr := c.paymentRequest(r.ID, r.Created, r.Amount, r.Currency, PaymentTypeRefund)
 	resp, sent, err := c.send(ctx, ep, r.Reference, pr)
 	if err != nil {
+		if code, msg, ok := refused(err); ok {
+			return kvitt.RefundUpdate{State: kvitt.RefundFailed, ErrorCode: code, Message: strings.Replace(msg, "Nothing was charged", "Nothing was paid back", 1)}, nil
+		}
 		if !sent {
 			// The PaymentRequest never left: a definite answer.
 			return kvitt.RefundUpdate{State: kvitt.RefundFailed, ErrorCode: "NotSent",

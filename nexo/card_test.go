@@ -519,7 +519,7 @@ func TestVerifiesCertificate(t *testing.T) {
 	r := newRig(t, simnexo.Options{Auto: simnexo.Approve})
 	untrusting := nexo.New(nexo.Config{})
 	u, err := untrusting.Start(testCtx(t), r.till, r.payment(100))
-	if err != nil || u.State != kvitt.PaymentFailed || u.ErrorCode != "Unreachable" {
+	if err != nil || u.State != kvitt.PaymentFailed || u.ErrorCode != "TerminalCertificate" || !strings.Contains(u.Message, "card.ca_file") {
 		t.Errorf("%+v %v", u, err)
 	}
 	if _, err := untrusting.Client().Login(testCtx(t), nexo.Endpoint{URL: r.till.Terminal.URL, POIID: r.term.POIID(), SaleID: "x"}); err == nil || !strings.Contains(err.Error(), "certificate") {

@@ -26,6 +26,9 @@ type Endpoint struct {
 	// NoLogin: the terminal takes requests without a LoginRequest first
 	// (Adyen). kvitt still logs in when such a terminal answers LoggedOut.
 	NoLogin bool
+	// HTTP, when set, sends this terminal's requests (its own TLS policy:
+	// root and certificate name); the Client's HTTP otherwise.
+	HTTP *http.Client
 }
 
 // Client sends nexo requests to terminals. A terminal takes one service
@@ -125,14 +128,27 @@ func (c *Client) Do(ctx context.Context, ep Endpoint, req *SaleToPOIRequest) (*S
 		return nil, err
 	}
 	hr.Header.Set("Content-Type", "application/json")
-	res, err := c.HTTP.Do(hr)
+	hc := c.HTTP
+	if ep.HTTP != nil {
+		hc = ep.HTTP
+	}
+	res, err := hc.Do(hr)
 	if err != nil {
+		if ce := certificateError(err); ce != nil {
+			// The TLS handshake failed: the request never left.
+			return nil, ce
+		}
 		return nil, fmt.Errorf("%w: %s %s: %v", ErrTransport, req.MessageHeader.MessageCategory, req.MessageHeader.ServiceID, err)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading %s answer: %v", ErrTransport, req.MessageHeader.MessageCategory, err)
+	}
+	if res.StatusCode == http.StatusUnauthorized {
+		if cr := cryptoRefusal(req.MessageHeader, data); cr != nil {
+			return nil, cr
+		}
 	}
 	if res.StatusCode/100 != 2 {
 		return nil, fmt.Errorf("%w: %s answered HTTP %d: %.200s", ErrTransport, req.MessageHeader.MessageCategory, res.StatusCode, data)

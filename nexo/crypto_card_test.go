@@ -167,7 +167,9 @@ func TestTamperedAnswerRefused(t *testing.T) {
 }
 
 // TestWrongKeyRefusedByTerminal: the terminal refuses a request under a key
-// it does not know, or with the wrong passphrase; nothing is charged.
+// it does not know, or with the wrong passphrase (HTTP 401 crypto error); it
+// processed nothing, so the payment fails at once with a sentence about the
+// key, and nothing is charged.
 func TestWrongKeyRefusedByTerminal(t *testing.T) {
 	for _, mod := range []func(tm *kvitt.Terminal){
 		func(tm *kvitt.Terminal) { tm.Passphrase = "wrong" },
@@ -178,7 +180,8 @@ func TestWrongKeyRefusedByTerminal(t *testing.T) {
 		mod(r.till.Terminal)
 		p := r.payment(12500)
 		u, err := r.card.Start(testCtx(t), r.till, p)
-		if !errors.Is(err, nexo.ErrTransport) || !strings.Contains(err.Error(), "401") || u.State == kvitt.PaymentPaid {
+		if err != nil || u.State != kvitt.PaymentFailed || u.ErrorCode != "CryptoError" ||
+			!strings.Contains(u.Message, "The terminal's encryption key does not match: check the key id and version in kvitt's configuration") {
 			t.Errorf("%+v %v", u, err)
 		}
 		if len(r.term.Ledger()) != 0 {

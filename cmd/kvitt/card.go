@@ -40,7 +40,8 @@ func sandboxCard(ctx context.Context, sb *sandbox, c *Config, h *hub.Hub, public
 // liveCard registers the card method when a till has a terminal (POIID,
 // URL, tip in its till configuration) or the configuration has a card
 // section; the terminals' certificates are checked against card.ca_file, or
-// the system's roots.
+// the system's roots, unless a terminal names its own root_ca_file (the
+// provider reads it, with certificate_name and environment, per terminal).
 func liveCard(ctx context.Context, m *Main, publicURL string) error {
 	c, h := &m.Config, m.hub
 	anyTerminal := false

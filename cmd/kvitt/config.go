@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
+	"github.com/kvitt-hub/kvitt/nexo"
 )
 
 // Config is kvitt's configuration: defaults, then a JSON file (--config),
@@ -170,6 +171,17 @@ func (c *Config) Validate() error {
 			if term.Profile == "adyen" && !c.Sandbox && (term.Passphrase == "" || term.KeyIdentifier == "" || term.KeyVersion == 0) {
 				return fmt.Errorf("config: tills[%d].terminal: an Adyen terminal takes only encrypted messages in live use: "+
 					"set passphrase, key_identifier and key_version as in the terminal's settings", i)
+			}
+			if term.Environment != "" && term.Environment != "test" && term.Environment != "live" {
+				return fmt.Errorf("config: tills[%d].terminal.environment %q is test or live (Adyen's terminal certificate is named <poiid>.<environment>.terminal.adyen.com)", i, term.Environment)
+			}
+			if err := kvitt.CheckText("certificate_name", term.CertificateName); err != nil || strings.ContainsAny(term.CertificateName, " /:") {
+				return fmt.Errorf("config: tills[%d].terminal.certificate_name %q is not a certificate name", i, term.CertificateName)
+			}
+			if term.RootCAFile != "" {
+				if _, err := nexo.LoadRoots(term.RootCAFile); err != nil {
+					return fmt.Errorf("config: tills[%d].terminal.root_ca_file: %v", i, err)
+				}
 			}
 		}
 		seen[t.ID] = true

@@ -74,12 +74,32 @@ func (k *termKey) cbc(nonce []byte) (cipher.Block, []byte) {
 }
 
 // cryptoError is a refused protected message: Adyen's terminal answers it
-// with HTTP 401 and {"errors":["Nexo Service: crypto error ..."]}
+// with HTTP 401 and {"errors":["Nexo Service: crypto error (9)"],"ServiceID":"…"}
 // (docs.adyen.com/point-of-sale/design-your-integration/choose-your-architecture/local/protect-with-library,
-// "Crypto errors").
-type cryptoError struct{ reason string }
+// "Troubleshooting: Crypto errors"), not with a nexo response. Adyen
+// publishes what three numbers mean: (1) the request cannot be parsed, (2)
+// the key version is unknown, (3) a problem with the message header. The
+// simulator sends those numbers; for the other refusals (unknown key
+// identifier, wrong Hmac, replayed nonce), whose numbers are not published,
+// it says "crypto error" without a number and adds the reason in words.
+type cryptoError struct {
+	code   int // Adyen's published number, 0 when none is published
+	reason string
+}
 
-func (e *cryptoError) Error() string { return "crypto error: " + e.reason }
+func (e *cryptoError) Error() string {
+	if e.code > 0 {
+		return fmt.Sprintf("crypto error (%d): %s", e.code, e.reason)
+	}
+	return "crypto error: " + e.reason
+}
+
+// Adyen's published crypto error numbers.
+const (
+	cryptoParse   = 1 // the request cannot be parsed
+	cryptoVersion = 2 // the key version is unknown
+	cryptoHeader  = 3 // a problem with the message header
+)
 
 func writeCryptoError(w http.ResponseWriter, serviceID string, err error) {
 	w.Header().Set("Content-Type", "application/json")
@@ -97,40 +117,47 @@ func (t *Terminal) unseal(req map[string]any) ([]byte, *termKey, error) {
 	st := obj(req, "SecurityTrailer")
 	blob, _ := req["NexoBlob"].(string)
 	if st == nil || blob == "" {
-		return nil, nil, &cryptoError{"NexoBlob and SecurityTrailer are required"}
+		return nil, nil, &cryptoError{cryptoParse, "NexoBlob and SecurityTrailer are required"}
 	}
 	if v := str(st, "AdyenCryptoVersion"); v != "1" {
-		return nil, nil, &cryptoError{"unsupported AdyenCryptoVersion " + v}
+		return nil, nil, &cryptoError{0, "unsupported AdyenCryptoVersion " + v}
 	}
 	ver, _ := strconv.Atoi(str(st, "KeyVersion"))
 	id := str(st, "KeyIdentifier")
 	t.mu.Lock()
 	k := t.keys[id+"\x00"+strconv.Itoa(ver)]
+	knownID := false
+	for _, tk := range t.keys {
+		knownID = knownID || tk.Identifier == id
+	}
 	t.mu.Unlock()
+	if k == nil && knownID {
+		return nil, nil, &cryptoError{cryptoVersion, fmt.Sprintf("unknown version %d of key %q", ver, id)}
+	}
 	if k == nil {
-		return nil, nil, &cryptoError{fmt.Sprintf("unknown key %q version %d", id, ver)}
+		return nil, nil, &cryptoError{0, fmt.Sprintf("unknown key identifier %q", id)}
 	}
 	nonce, err1 := base64.StdEncoding.DecodeString(str(st, "Nonce"))
 	mac, err2 := base64.StdEncoding.DecodeString(str(st, "Hmac"))
 	ct, err3 := base64.StdEncoding.DecodeString(blob)
 	if err1 != nil || err2 != nil || err3 != nil || len(nonce) != 16 || len(mac) != 32 || len(ct) == 0 || len(ct)%16 != 0 {
-		return nil, nil, &cryptoError{"Nonce, Hmac or NexoBlob malformed"}
+		return nil, nil, &cryptoError{cryptoParse, "Nonce, Hmac or NexoBlob malformed"}
 	}
 	blk, iv := k.cbc(nonce)
 	plain := make([]byte, len(ct))
 	cipher.NewCBCDecrypter(blk, iv).CryptBlocks(plain, ct)
 	n := int(plain[len(plain)-1])
 	if n == 0 || n > 16 || len(plain) < n {
-		return nil, nil, &cryptoError{"padding"}
+		return nil, nil, &cryptoError{0, "the NexoBlob does not decrypt under this key (wrong passphrase?)"}
 	}
 	for _, b := range plain[len(plain)-n:] {
 		if int(b) != n {
-			return nil, nil, &cryptoError{"padding"}
+			return nil, nil, &cryptoError{0, "the NexoBlob does not decrypt under this key (wrong passphrase?)"}
 		}
 	}
 	plain = plain[:len(plain)-n]
 	if !hmac.Equal(k.hmacOf(plain), mac) {
-		return nil, nil, &cryptoError{"Hmac does not match"}
+		return nil, nil, &cryptoError{0, "Hmac does not match (wrong passphrase?)"}
 	}
 	// Only an authentic message spends its nonce, so a forger cannot block
 	// a genuine one by sending its nonce first.
@@ -140,7 +167,7 @@ func (t *Terminal) unseal(req map[string]any) ([]byte, *termKey, error) {
 	t.nonces[seen] = true
 	t.mu.Unlock()
 	if replay {
-		return nil, nil, &cryptoError{"replayed nonce"}
+		return nil, nil, &cryptoError{0, "replayed nonce"}
 	}
 	return plain, k, nil
 }

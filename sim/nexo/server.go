@@ -75,21 +75,21 @@ func (t *Terminal) serveNexo(w http.ResponseWriter, r *http.Request) {
 		dec.UseNumber()
 		msg = nil
 		if err := dec.Decode(&msg); err != nil {
-			writeCryptoError(w, str(clear, "ServiceID"), &cryptoError{"NexoBlob holds no JSON"})
+			writeCryptoError(w, str(clear, "ServiceID"), &cryptoError{cryptoParse, "NexoBlob holds no JSON"})
 			return
 		}
 		req = obj(msg, "SaleToPOIRequest")
 		a, _ := json.Marshal(clear)
 		b, _ := json.Marshal(obj(req, "MessageHeader"))
 		if !bytes.Equal(a, b) {
-			writeCryptoError(w, str(clear, "ServiceID"), &cryptoError{"the clear MessageHeader differs from the encrypted one"})
+			writeCryptoError(w, str(clear, "ServiceID"), &cryptoError{cryptoHeader, "the clear MessageHeader differs from the encrypted one"})
 			return
 		}
 		sw := &sealingWriter{ResponseWriter: w, key: k}
 		defer sw.finish()
 		w = sw
 	} else if t.opts.RequireEncryption {
-		writeCryptoError(w, str(obj(req, "MessageHeader"), "ServiceID"), &cryptoError{"the terminal accepts only encrypted messages"})
+		writeCryptoError(w, str(obj(req, "MessageHeader"), "ServiceID"), &cryptoError{0, "the terminal accepts only encrypted messages"})
 		return
 	}
 	hdr := obj(req, "MessageHeader")
@@ -171,6 +171,7 @@ func (t *Terminal) login(w http.ResponseWriter, h, b map[string]any) {
 	}
 	t.mu.Lock()
 	t.loggedIn[str(h, "SaleID")] = true
+	delete(t.dropped, str(h, "SaleID"))
 	t.mu.Unlock()
 	writeResponse(w, h, "LoginResponse", map[string]any{
 		"Response": map[string]any{"Result": "Success"},
@@ -234,7 +235,7 @@ func (t *Terminal) payment(w http.ResponseWriter, r *http.Request, h, b map[stri
 	c := &txn{
 		saleID: saleID, serviceID: sid, header: h, paymentType: ptype,
 		currency: cur, amount: amt, saleTx: saleTx,
-		stage: StageCard, message: "Insert or tap card", done: make(chan struct{}),
+		stage: StageCard, message: "Insert or tap card", done: make(chan struct{}), link: make(chan struct{}),
 	}
 	if ptype == "Refund" {
 		c.message = "Refund: insert or tap card"
@@ -268,7 +269,13 @@ func (t *Terminal) payment(w http.ResponseWriter, r *http.Request, h, b map[stri
 	select {
 	case <-c.done:
 	case <-r.Context().Done():
-		// The till went away; the transaction goes on, as on a real terminal.
+		// The till went away: the transaction goes on (Adyen), or is
+		// aborted and the till logged out (AbortOnDrop: Westpay).
+		t.linkLost(c)
+		return
+	case <-c.link:
+		t.linkLost(c)
+		dropConnection(w)
 		return
 	case <-t.closed:
 		return
@@ -281,6 +288,7 @@ func (t *Terminal) payment(w http.ResponseWriter, r *http.Request, h, b map[stri
 	res := c.result
 	t.mu.Unlock()
 	if drop {
+		t.linkLost(c)
 		dropConnection(w)
 		return
 	}
@@ -322,6 +330,12 @@ func (t *Terminal) abort(w http.ResponseWriter, h, b map[string]any) {
 func (t *Terminal) transactionStatus(w http.ResponseWriter, h, b map[string]any) {
 	ref := obj(b, "MessageReference")
 	t.mu.Lock()
+	if t.dropped[str(h, "SaleID")] {
+		// Logged out by the dropped link: the till must log in again first.
+		t.mu.Unlock()
+		writeResponse(w, h, "TransactionStatusResponse", map[string]any{"Response": failure("LoggedOut", "message=Login required")})
+		return
+	}
 	var c *txn
 	if ref == nil {
 		c = t.last

@@ -75,6 +75,18 @@ type Options struct {
 	Keys []Key
 	// RequireEncryption refuses requests in clear (Adyen in live use).
 	RequireEncryption bool
+	// CertificateName, when set, makes the terminal present a certificate
+	// named after itself (Adyen: "P400Plus-123456789.test.terminal.adyen.com")
+	// from an intermediate of its own fleet root (CertPool, CAPEM), and
+	// nothing else: no IP address, no localhost.
+	CertificateName string
+	// AbortOnDrop behaves as Westpay's terminals: when the link to the till
+	// drops (the till goes away or the connection breaks), a transaction
+	// still waiting for the customer is aborted, and the till is logged
+	// out; it must log in again before the terminal answers it, even
+	// TransactionStatus. A card being authorised completes all the same.
+	// Off (as Adyen's terminals), the transaction goes on.
+	AbortOnDrop bool
 }
 
 // Stage is where the terminal's current transaction is.
@@ -119,6 +131,8 @@ type txn struct {
 	authorized        int64 // what was approved, tip included
 	ledger            int   // index into ledger when approved
 	done              chan struct{}
+	link              chan struct{} // closed by DropLink
+	linkOnce          sync.Once
 }
 
 // Terminal is a simulated card terminal. Create it with New, serve it with
@@ -143,6 +157,7 @@ type Terminal struct {
 	closed   chan struct{}
 	keys     map[string]*termKey // identifier + "\x00" + version
 	nonces   map[string]bool     // nonces of authentic protected requests
+	dropped  map[string]bool     // SaleIDs logged out by a dropped link (AbortOnDrop)
 
 	srv *http.Server
 	ln  net.Listener
@@ -180,7 +195,7 @@ func New(opts Options) (*Terminal, error) {
 		}
 		keys[k.Identifier+"\x00"+strconv.Itoa(k.Version)] = tk
 	}
-	c, err := newCerts(opts.Hosts)
+	c, err := newCerts(opts.Hosts, opts.CertificateName)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +209,7 @@ func New(opts Options) (*Terminal, error) {
 		closed:   make(chan struct{}),
 		keys:     keys,
 		nonces:   map[string]bool{},
+		dropped:  map[string]bool{},
 	}, nil
 }
 
@@ -271,6 +287,45 @@ func (t *Terminal) SetProcessingTime(d time.Duration) {
 // the connection is closed instead, while the transaction completes on the
 // terminal (TransactionStatus reports it).
 func (t *Terminal) DropNextAnswer() { t.mu.Lock(); t.drop++; t.mu.Unlock() }
+
+// DropLink is a test hook: the link to the till breaks now, while the
+// current transaction runs (a cable pulled, a Wi-Fi drop): the terminal
+// closes the connection of the PaymentRequest without an answer. With
+// AbortOnDrop, it then aborts the transaction if the customer has not yet
+// presented a card, and logs the till out. It reports false when no
+// transaction runs.
+func (t *Terminal) DropLink() bool {
+	t.mu.Lock()
+	c := t.current
+	t.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.linkOnce.Do(func() { close(c.link) })
+	return true
+}
+
+// linkLost is the terminal noticing that the till's link dropped during c.
+func (t *Terminal) linkLost(c *txn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.opts.AbortOnDrop {
+		return
+	}
+	if c.stage == StageTip || c.stage == StageCard {
+		t.finish(c, "aborted")
+	}
+	delete(t.loggedIn, c.saleID)
+	t.dropped[c.saleID] = true
+	t.notify()
+}
+
+// LoggedIn reports whether the till with saleID has a login session.
+func (t *Terminal) LoggedIn(saleID string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.loggedIn[saleID]
+}
 
 // LogOut forgets every login, as after a terminal restart.
 func (t *Terminal) LogOut() {
