@@ -185,6 +185,11 @@ type Tx interface {
 	// it stores init first: of nodes racing, the first one's init wins and
 	// every one gets that value.
 	Setting(key, init string) (string, error)
+	// GetSetting returns the value stored under key, ENOTFOUND if none;
+	// PutSetting stores (replaces) it. For settings a person changes (a
+	// store's articles, a till's quick buttons), where the last write wins.
+	GetSetting(key string) (string, error)
+	PutSetting(key, value string) error
 
 	// AppendJournal adds an entry at the end of the hash chain, filling Seq,
 	// PrevHash and Hash.

@@ -57,12 +57,14 @@ type Accounts struct {
 func Defaults() Accounts {
 	return Accounts{
 		Methods: map[string]string{
-			"cash":      "1910",
-			"card":      "1580",
-			"swish":     "1581",
-			"computop":  "1582",
-			"mobilepay": "1583",
-			"svea":      "1584",
+			"cash":  "1910",
+			"card":  "1580",
+			"swish": "1581",
+			// Manual Swish reaches the same Swish account as the integrated one.
+			"swish_manual": "1581",
+			"computop":     "1582",
+			"mobilepay":    "1583",
+			"svea":         "1584",
 		},
 		Sales:    map[string]string{"25": "3001", "12": "3002", "6": "3003", "0": "3004"},
 		Returns:  map[string]string{},

@@ -319,3 +319,11 @@ func TestLongTextsCut(t *testing.T) {
 		t.Errorf("texts %q %q", v.Text, v.Trans[0].Text)
 	}
 }
+
+// TestManualSwishHasAnAccount: a Z report with manual Swish (seed 000)
+// goes into the books by default, on the Swish account.
+func TestManualSwishHasAnAccount(t *testing.T) {
+	if got := bookkeeping.Defaults().Methods["swish_manual"]; got != "1581" {
+		t.Fatalf("swish_manual books to %q", got)
+	}
+}

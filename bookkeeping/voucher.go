@@ -77,7 +77,7 @@ func (v *Voucher) Empty() bool { return len(v.Lines) == 0 }
 
 // methodLabels name the means of payment on the voucher's lines.
 var methodLabels = map[string]string{
-	"cash": "Kontant", "card": "Kort", "swish": "Swish", "computop": "Swish via Computop",
+	"cash": "Kontant", "card": "Kort", "swish": "Swish", "swish_manual": "Swish (manuell)", "computop": "Swish via Computop",
 	"mobilepay": "MobilePay", "svea": "Svea",
 }
 

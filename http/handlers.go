@@ -110,7 +110,7 @@ func (s *Server) handleCreatePayment(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	p, err := s.Hub.CreatePayment(r.Context(), sale.ID, hub.PaymentInput{Method: req.Method, Amount: req.Amount, Tendered: req.Tendered,
-		PayerAlias: req.PayerAlias, IdempotencyKey: idempotencyKeyOf(r.Context())})
+		PayerAlias: req.PayerAlias, Confirmed: req.Confirmed, ConfirmedBy: confirmedBy(r, req.Confirmed), IdempotencyKey: idempotencyKeyOf(r.Context())})
 	if err != nil {
 		return err
 	}
@@ -393,7 +393,7 @@ func (s *Server) handleListTills(w http.ResponseWriter, r *http.Request) error {
 	out := []tillJSON{}
 	for _, t := range tills {
 		if canTill(p, t.ID) == nil {
-			out = append(out, toTillJSON(t))
+			out = append(out, s.tillView(r.Context(), t))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tills": out})
@@ -409,7 +409,7 @@ func (s *Server) handleGetTill(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.View(r.Context(), func(tx kvitt.Tx) (err error) { t, err = tx.GetTill(id); return err }); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toTillJSON(t))
+	writeJSON(w, http.StatusOK, s.tillView(r.Context(), t))
 	return nil
 }
 

@@ -77,6 +77,12 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/bookkeeping/stores/{id}/accounts", s.api(s.handleGetBookkeepingAccounts))
 	m.Handle("PUT /v1/bookkeeping/stores/{id}/accounts", s.api(s.handlePutBookkeepingAccounts))
 
+	// The till's screen: articles and the order of its payment buttons (articles.go).
+	m.Handle("GET /v1/tills/{id}/articles", s.api(s.handleTillArticles))
+	m.Handle("GET /v1/stores/{id}/articles", s.api(s.handleGetStoreArticles))
+	m.Handle("PUT /v1/stores/{id}/articles", s.api(s.handlePutStoreArticles))
+	m.Handle("PUT /v1/tills/{id}/quick-methods", s.api(s.handlePutQuickMethods))
+
 	m.Handle("POST /v1/session", s.public(s.handleSignIn))
 	m.Handle("GET /v1/session", s.api(s.handleWhoAmI))
 	m.Handle("DELETE /v1/session", s.api(s.handleSignOut))

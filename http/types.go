@@ -107,6 +107,8 @@ type paymentRequest struct {
 	Amount     int64  `json:"amount"`
 	Tendered   int64  `json:"tendered"`
 	PayerAlias string `json:"payer_alias"`
+	// Confirmed is the cashier's confirmation of a manual Swish payment.
+	Confirmed bool `json:"confirmed"`
 }
 
 type refundRequest struct {
@@ -388,6 +390,14 @@ type tillJSON struct {
 	Terminal          *terminalJSON `json:"terminal,omitempty"`
 	MobilePayBeaconID string        `json:"mobilepay_beacon_id,omitempty"`
 	MobilePayPosID    string        `json:"mobilepay_pos_id,omitempty"`
+	// Currency and VATRates (percent) are the till's merchant's; Methods
+	// the payment methods the till offers, in the order of its buttons
+	// (QuickMethods first, as set with PUT /v1/tills/{id}/quick-methods).
+	// Filled on GET /v1/tills and GET /v1/tills/{id} (articles.go).
+	Currency     string           `json:"currency,omitempty"`
+	VATRates     []json.Number    `json:"vat_rates,omitempty"`
+	Methods      []tillMethodJSON `json:"methods,omitempty"`
+	QuickMethods []string         `json:"quick_methods,omitempty"`
 }
 
 // terminalJSON is a till's card terminal as the API shows it: never the

@@ -24,9 +24,18 @@ type PaymentInput struct {
 	// Tendered is the cash the customer handed over (cash only; default Amount).
 	Tendered int64
 	// PayerAlias is the customer's phone number for e-commerce Swish.
-	PayerAlias     string
+	PayerAlias string
+	// Confirmed is the cashier's confirmation of a payment they checked by
+	// hand (manual Swish: seen in the customer's Swish app), and
+	// ConfirmedBy who confirmed. Only methods that ask for it take it.
+	Confirmed      bool
+	ConfirmedBy    string
 	IdempotencyKey string
 }
+
+// cashierConfirmer is a provider whose payments the cashier confirms by
+// hand (manual Swish): only its payments take PaymentInput.Confirmed.
+type cashierConfirmer interface{ CashierConfirms() bool }
 
 // Causes of payment transitions, kept on each event.
 const (
@@ -119,6 +128,15 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 		}
 		if in.PayerAlias != "" {
 			p.Provider["payer_alias"] = in.PayerAlias
+		}
+		if in.Confirmed {
+			if c, ok := prov.(cashierConfirmer); !ok || !c.CashierConfirms() {
+				return kvitt.FieldError("confirmed", "is for methods the cashier confirms by hand (swish_manual), not %s", in.Method)
+			}
+			p.Provider["confirmed"] = "true"
+			if in.ConfirmedBy != "" {
+				p.Provider["confirmed_by"] = in.ConfirmedBy
+			}
 		}
 		if v, ok := prov.(kvitt.PaymentValidator); ok {
 			if err := v.ValidatePayment(p); err != nil {

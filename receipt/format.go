@@ -87,6 +87,8 @@ func MethodLabel(method string) string {
 		return "MobilePay"
 	case "computop":
 		return "Swish" // Swish through the Computop Paygate: the customer paid with Swish
+	case "swish_manual":
+		return "Swish (manuell)" // to the store's number by hand, confirmed by the cashier (seed 000)
 	case "svea":
 		return "Svea"
 	case "":

@@ -43,6 +43,56 @@ func testSettings(t *testing.T, s kvitt.Store) {
 	})
 }
 
+// testPutSetting: GetSetting finds nothing before a value is stored;
+// PutSetting stores and replaces (the last write wins), also over a value
+// Setting made, and a rolled-back PutSetting leaves the old value.
+func testPutSetting(t *testing.T, s kvitt.Store) {
+	view(t, s, func(tx kvitt.Tx) error {
+		_, err := tx.GetSetting("p")
+		wantCode(t, err, kvitt.ENOTFOUND)
+		return nil
+	})
+	for _, v := range []string{"one", "two", ""} {
+		update(t, s, func(tx kvitt.Tx) error { return tx.PutSetting("p", v) })
+		view(t, s, func(tx kvitt.Tx) error {
+			got, err := tx.GetSetting("p")
+			if err != nil || got != v {
+				t.Errorf("after PutSetting(%q): %q, %v", v, got, err)
+			}
+			return nil
+		})
+	}
+	update(t, s, func(tx kvitt.Tx) error {
+		if v, err := tx.Setting("q", "init"); err != nil || v != "init" {
+			t.Errorf("Setting: %q, %v", v, err)
+		}
+		return tx.PutSetting("q", "changed")
+	})
+	errRollback := fmt.Errorf("roll back")
+	if err := s.Update(ctx, func(tx kvitt.Tx) error {
+		if err := tx.PutSetting("q", "lost"); err != nil {
+			return err
+		}
+		return errRollback
+	}); err != errRollback {
+		t.Fatalf("rolled back update: %v", err)
+	}
+	update(t, s, func(tx kvitt.Tx) error {
+		v, err := tx.Setting("q", "init again")
+		if err != nil || v != "changed" {
+			t.Errorf("Setting after PutSetting and a rollback: %q, %v; want changed", v, err)
+		}
+		return err
+	})
+}
+
+func view(t *testing.T, s kvitt.Store, fn func(kvitt.Tx) error) {
+	t.Helper()
+	if err := s.View(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // testRecoveryQueries: what may need a person, per till; RetryJob without
 // an error starts the failure count again; JobFor finds a job by kind and ref.
 func testRecoveryQueries(t *testing.T, s kvitt.Store) {

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) kvitt.Store) {
 		{"RefundReturnLines", testRefundReturnLines},
 		{"PendingReceipts", testPendingReceipts},
 		{"Settings", testSettings},
+		{"PutSetting", testPutSetting},
 		{"RecoveryQueries", testRecoveryQueries},
 		{"Bookkeeping", testBookkeeping},
 		{"MobilePay", testMobilePay},

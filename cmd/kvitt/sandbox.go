@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/kvitt-hub/kvitt"
 	"github.com/kvitt-hub/kvitt/controlunit"
+	kvitthttp "github.com/kvitt-hub/kvitt/http"
 	"github.com/kvitt-hub/kvitt/hub"
 	simcontrolunit "github.com/kvitt-hub/kvitt/sim/controlunit"
 )
@@ -119,10 +122,70 @@ const (
 	sandboxDKBeacon = "4f0d6b2e-7a3c-4e51-9b8d-2c6a1e5f3d70"
 )
 
-// bootstrap creates the Danish demo merchant, store and tills on first
+// bootstrap creates the Danish demo store and gives every store with a
+// till the demo articles of its till's grid.
+func (sb *sandbox) bootstrap(tx kvitt.Tx) error {
+	if err := sb.bootstrapDK(tx); err != nil {
+		return err
+	}
+	return seedArticles(tx)
+}
+
+// seedArticles gives each store with a till a dozen demo articles in its
+// country's VAT rates, on first start only: a list set since (even an
+// empty one) is kept.
+func seedArticles(tx kvitt.Tx) error {
+	tills, err := tx.ListTills()
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, t := range tills {
+		if done[t.StoreID] {
+			continue
+		}
+		done[t.StoreID] = true
+		shop, err := tx.GetShop(t.StoreID)
+		if err != nil {
+			return err
+		}
+		m, err := tx.GetMerchant(shop.MerchantID)
+		if err != nil {
+			return err
+		}
+		if err := kvitthttp.InitArticles(tx, t.StoreID, demoArticles(m.Country)); err != nil {
+			return fmt.Errorf("demo articles of store %s: %w", t.StoreID, err)
+		}
+	}
+	return nil
+}
+
+// demoArticles are a café's and shop's articles: food at the reduced rate,
+// books and newspapers at theirs, goods at the standard rate.
+func demoArticles(country string) []kvitthttp.Article {
+	a := func(nr, name string, price int64, rate string) kvitthttp.Article {
+		return kvitthttp.Article{ArticleNumber: nr, Name: name, Price: price, VATRate: json.Number(rate)}
+	}
+	if country == "DK" {
+		return []kvitthttp.Article{
+			a("101", "Kaffe", 3500, "25"), a("102", "Wienerbrød", 2800, "25"), a("103", "Te", 3000, "25"),
+			a("104", "Sandwich", 6500, "25"), a("105", "Is", 3500, "25"), a("106", "Sodavand", 2500, "25"),
+			a("107", "Vand", 2000, "25"), a("201", "Avis", 4000, "0"), a("202", "Bog", 19900, "25"),
+			a("301", "Krus", 9900, "25"), a("302", "Mulepose", 4900, "25"), a("303", "Postkort", 1500, "25"),
+		}
+	}
+	return []kvitthttp.Article{
+		a("101", "Kaffe", 3450, "12"), a("102", "Kanelbulle", 2525, "12"), a("103", "Te", 2900, "12"),
+		a("104", "Smörgås", 6500, "12"), a("105", "Glass", 4500, "12"), a("106", "Läsk", 2200, "12"),
+		a("107", "Vatten", 1800, "12"), a("201", "Tidning", 4900, "6"), a("202", "Bok", 19900, "6"),
+		a("301", "Mugg", 12900, "25"), a("302", "Tygkasse", 4900, "25"), a("303", "Vykort", 1500, "25"),
+	}
+}
+
+// bootstrapDK creates the Danish demo merchant, store and tills on first
 // start. A till kept from an earlier start keeps its pairing as the user
 // left it.
-func (sb *sandbox) bootstrap(tx kvitt.Tx) error {
+func (sb *sandbox) bootstrapDK(tx kvitt.Tx) error {
 	if _, err := tx.GetMerchant(sandboxDKMerchant); err == nil {
 		return nil
 	} else if kvitt.ErrorCode(err) != kvitt.ENOTFOUND {

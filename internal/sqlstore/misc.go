@@ -314,6 +314,21 @@ func (t *tx) Setting(key, init string) (string, error) {
 	return v, nil
 }
 
+func (t *tx) GetSetting(key string) (string, error) {
+	var v string
+	if err := t.row(`SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
+		return "", notFound(err, "no setting %s", key)
+	}
+	return v, nil
+}
+
+func (t *tx) PutSetting(key, value string) error {
+	if _, err := t.exec(`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
+		return fmt.Errorf("setting %s: %w", key, err)
+	}
+	return nil
+}
+
 func (t *tx) JobFor(kind, ref string) (*kvitt.Job, error) {
 	j, err := scanJob(t.row(`SELECT `+jobCols+` FROM jobs WHERE kind = $1 AND ref = $2 ORDER BY id DESC LIMIT 1`, kind, ref))
 	if err != nil {
