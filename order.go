@@ -101,6 +101,16 @@ type Order struct {
 	// CancelRequested: the back office cancelled the order; the link is
 	// cancelled at the provider (again, by the poller, if the answer was lost).
 	CancelRequested bool
+	// Delivery and Annulment are the back office's actions on the paid
+	// order at the provider (Svea's Payment Admin API): each is stored
+	// (requested) before its request leaves, and after a lost answer the
+	// provider's order is read again, never the request sent blindly.
+	// At most one of them is under way at a time.
+	Delivery  AdminAction
+	Annulment AdminAction
+	// Admin is what the provider last said about the paid order (its
+	// status, actions and what it has given back).
+	Admin AdminStatus
 	// Attention, when set, says why a person must look at the order (a
 	// second link paid: it is given back).
 	Attention string
@@ -197,6 +207,69 @@ type OrderLink struct {
 // Open reports whether the link may still be paid.
 func (l *OrderLink) Open() bool {
 	return l.State == PaymentCreated || l.State == PaymentPending || l.State == PaymentUnknown
+}
+
+// AdminActionState is where a deliver or annul of a paid order is.
+type AdminActionState string
+
+const (
+	// AdminRequested: stored; the provider's order is read first, then the
+	// request is sent (or not, when the read shows it done or impossible).
+	AdminRequested AdminActionState = "requested"
+	// AdminSent: the request has left (or may have); until InFlightUntil
+	// it may still be on its way. A lost answer is followed by a read of
+	// the provider's order: only a read showing it did not happen, after
+	// InFlightUntil, sends it again.
+	AdminSent AdminActionState = "sent"
+	// AdminAccepted: the provider took the request (Svea: 2xx) and may
+	// still be carrying it out; it is read, never sent again.
+	AdminAccepted AdminActionState = "accepted"
+	// AdminDone: the provider shows it done (delivered, cancelled).
+	AdminDone AdminActionState = "done"
+	// AdminRefused: the provider (or kvitt, on what the provider shows)
+	// refused it; Message says why. It may be asked for again.
+	AdminRefused AdminActionState = "refused"
+)
+
+// AdminAction is the stored state of one action on a paid order at the
+// provider: deliver (Svea: activate, the invoice goes out) or annul
+// (Svea: cancel an undelivered order, the reservation is released).
+type AdminAction struct {
+	State AdminActionState `json:"state,omitempty"`
+	// Message explains the state in words a back-office user understands.
+	Message     string    `json:"message,omitempty"`
+	RequestedAt time.Time `json:"requested_at,omitzero"`
+	// InFlightUntil: until then a sent request may still be on its way.
+	InFlightUntil time.Time `json:"in_flight_until,omitzero"`
+	// Sends counts the requests sent (a test and a person can see that a
+	// lost answer did not cause a second one).
+	Sends  int       `json:"sends,omitempty"`
+	DoneAt time.Time `json:"done_at,omitzero"`
+}
+
+// Pending reports whether the action is asked for and not yet decided.
+func (a *AdminAction) Pending() bool {
+	return a.State == AdminRequested || a.State == AdminSent || a.State == AdminAccepted
+}
+
+// Done reports whether the provider shows the action done.
+func (a *AdminAction) Done() bool { return a.State == AdminDone }
+
+// AdminStatus is what the provider last said about a paid order.
+type AdminStatus struct {
+	// Status is the provider's word (Svea: Open, Delivered, Cancelled, Failed).
+	Status     string `json:"status,omitempty"`
+	Delivered  bool   `json:"delivered,omitempty"`
+	Cancelled  bool   `json:"cancelled,omitempty"`
+	CanDeliver bool   `json:"can_deliver,omitempty"`
+	CanCancel  bool   `json:"can_cancel,omitempty"`
+	// Credited is what the provider has given back on the order (credits
+	// and cancelled amounts), in minor units.
+	Credited int64     `json:"credited,omitempty"`
+	ReadAt   time.Time `json:"read_at,omitzero"`
+	// Message says what kvitt could not read (the provider does not know
+	// the order, an unknown status).
+	Message string `json:"message,omitempty"`
 }
 
 // OrderCredit gives money back on a paid order (Svea: return).
@@ -476,7 +549,9 @@ func (o *Order) UpdateState() {
 	if l := o.Link(o.PaidLink); l != nil {
 		o.Reference = l.ProviderRef
 		switch {
-		case o.CancelRequested:
+		case o.CancelRequested, o.Annulment.Done():
+			// Annulled after payment: cancelled at the provider (black
+			// icon), off the picking list.
 			o.State = OrderCancelled
 		case o.Total > 0 && o.Credited >= o.Total:
 			o.State = OrderCredited
@@ -553,6 +628,50 @@ type OrderProvider interface {
 	StatusInterval() time.Duration
 	// LinkLifetime is how long a new link is valid (the seed's ERP: 48 h).
 	LinkLifetime() time.Duration
+}
+
+// OrderAdmin administers a paid order at the provider (Svea's Payment
+// Admin API, under the paid link's ProviderRef). The hub stores the
+// action before it calls Deliver or Annul, reads the order (AdminOrder)
+// before sending and after a lost answer, and sends again only when the
+// read shows the action did not happen.
+//
+// Errors, as for OrderProvider: a method returns an error only when the
+// outcome is not known (a timeout, a 5xx); a definite answer, a refusal
+// included, is an AdminUpdate with a nil error.
+type OrderAdmin interface {
+	// AdminAvailable is nil when the provider can administer paid orders,
+	// else an error saying what to configure.
+	AdminAvailable() error
+	// AdminOrder reads the paid order at the provider.
+	AdminOrder(ctx context.Context, o *Order, l *OrderLink) (AdminUpdate, error)
+	// Deliver delivers every row of the paid order (Svea: the invoice goes
+	// out, a card reservation is captured).
+	Deliver(ctx context.Context, o *Order, l *OrderLink) (AdminUpdate, error)
+	// Annul cancels the paid, undelivered order (the reservation is released).
+	Annul(ctx context.Context, o *Order, l *OrderLink) (AdminUpdate, error)
+}
+
+// AdminUpdate is what the provider says about a paid order.
+type AdminUpdate struct {
+	// Read: the order was read; Status and the flags below are set.
+	Read bool
+	// NotFound: the provider knows no such order.
+	NotFound   bool
+	Status     string
+	Delivered  bool
+	Cancelled  bool
+	CanDeliver bool
+	CanCancel  bool
+	// Credited is what the provider has given back (credits and cancelled
+	// amounts), minor units.
+	Credited int64
+	// Accepted: the provider took a deliver or annul request (it may still
+	// be carrying it out).
+	Accepted bool
+	// Refused is a definite refusal, in words a back-office user understands.
+	Refused   string
+	ErrorCode string
 }
 
 // OrderCustomer acts as the customer on a payment link in the sandbox,

@@ -1,6 +1,7 @@
 package kvitt
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,51 @@ func TestOrderUpdateState(t *testing.T) {
 	o.UpdateState()
 	if o.State != OrderCredited {
 		t.Fatal(o.State)
+	}
+}
+
+// TestOrderAdminState: a delivered paid order stays paid (on the picking
+// list); an annulled one is cancelled (black); an annulment asked for but
+// not done changes nothing yet.
+func TestOrderAdminState(t *testing.T) {
+	o := &Order{Total: 100, PaidLink: 1, Links: []OrderLink{{Seq: 1, State: PaymentPaid, ProviderRef: "8000001"}}}
+	o.Delivery = AdminAction{State: AdminDone}
+	o.UpdateState()
+	if o.State != OrderPaid || o.State.Icon() != "paid" {
+		t.Fatal(o.State)
+	}
+	o.Delivery = AdminAction{}
+	for _, s := range []AdminActionState{AdminRequested, AdminSent, AdminAccepted, AdminRefused} {
+		o.Annulment = AdminAction{State: s}
+		o.UpdateState()
+		if o.State != OrderPaid {
+			t.Fatalf("annulment %s: %s", s, o.State)
+		}
+		if got, want := o.Annulment.Pending(), s != AdminRefused; got != want {
+			t.Fatalf("%s pending %v", s, got)
+		}
+	}
+	o.Annulment = AdminAction{State: AdminDone}
+	o.UpdateState()
+	if o.State != OrderCancelled || o.State.Icon() != "black" {
+		t.Fatal(o.State)
+	}
+}
+
+// TestOrderJSONKeepsFields: the stored JSON of an order keeps the names of
+// its existing fields; the admin state is added beside them.
+func TestOrderJSONKeepsFields(t *testing.T) {
+	b, err := json.Marshal(&Order{ID: "ord_x", PaidLink: 1, Credited: 5, CancelRequested: true, Delivery: AdminAction{State: AdminSent, Sends: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{`"ID":"ord_x"`, `"PaidLink":1`, `"Credited":5`, `"CancelRequested":true`, `"Delivery":{"state":"sent","sends":1}`} {
+		if !strings.Contains(string(b), k) {
+			t.Errorf("%s not in %s", k, b)
+		}
+	}
+	var back Order
+	if err := json.Unmarshal([]byte(`{"ID":"ord_y","PaidLink":2}`), &back); err != nil || back.PaidLink != 2 || back.Delivery.State != "" {
+		t.Fatal(back, err)
 	}
 }

@@ -139,8 +139,17 @@ type orderJSON struct {
 	Link      *orderLinkJSON      `json:"link,omitempty"`
 	Links     []orderLinkJSON     `json:"links"`
 	Credits   []kvitt.OrderCredit `json:"credits"`
-	Created   time.Time           `json:"created"`
-	Updated   time.Time           `json:"updated"`
+	// Delivered: Svea shows the paid order delivered (the invoice went
+	// out); it stays paid and on the picking list.
+	Delivered bool `json:"delivered"`
+	// Delivery and Annulment are the deliver and annul asked of Svea
+	// after payment (absent: never asked).
+	Delivery  *kvitt.AdminAction `json:"delivery,omitempty"`
+	Annulment *kvitt.AdminAction `json:"annulment,omitempty"`
+	// ProviderOrder is what Svea's Payment Admin last showed (absent: never read).
+	ProviderOrder *kvitt.AdminStatus `json:"provider_order,omitempty"`
+	Created       time.Time          `json:"created"`
+	Updated       time.Time          `json:"updated"`
 }
 
 type orderLineJSON struct {
@@ -204,6 +213,19 @@ func toOrderJSON(o *kvitt.Order) orderJSON {
 	if l := o.CurrentLink(); l != nil {
 		lj := toOrderLinkJSON(l)
 		j.Link = &lj
+	}
+	j.Delivered = o.Delivery.Done()
+	if o.Delivery.State != "" {
+		d := o.Delivery
+		j.Delivery = &d
+	}
+	if o.Annulment.State != "" {
+		a := o.Annulment
+		j.Annulment = &a
+	}
+	if !o.Admin.ReadAt.IsZero() {
+		p := o.Admin
+		j.ProviderOrder = &p
 	}
 	j.Display = o.Reference
 	if o.PaidLink == 0 && j.Link != nil {
@@ -348,7 +370,8 @@ func (s *Server) handleChangeOrder(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// handleOrderAction serves POST /v1/orders/{id}/cancel and /sync.
+// handleOrderAction serves POST /v1/orders/{id}/cancel, /sync, and after
+// payment /deliver and /annul (Svea's Payment Admin).
 func (s *Server) handleOrderAction(action string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := orderScope(r); err != nil {
@@ -359,6 +382,10 @@ func (s *Server) handleOrderAction(action string) handlerFunc {
 		switch action {
 		case "cancel":
 			o, err = s.Hub.CancelOrder(r.Context(), r.PathValue("id"))
+		case "deliver":
+			o, err = s.Hub.DeliverOrder(r.Context(), r.PathValue("id"))
+		case "annul":
+			o, err = s.Hub.AnnulOrder(r.Context(), r.PathValue("id"))
 		default:
 			o, err = s.Hub.SyncOrder(r.Context(), r.PathValue("id"))
 		}

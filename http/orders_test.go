@@ -116,3 +116,68 @@ func TestOrderBadInput(t *testing.T) {
 	wantError(t, e.do("GET", "/v1/orders/ord_nope", adminKey, ""), 404, "")
 	_ = fmt.Sprint
 }
+
+// TestOrdersDeliverAnnul: after payment, POST /v1/orders/{id}/deliver and
+// /annul reach Svea's Payment Admin; the order's JSON shows delivered,
+// the delivery and what Svea showed; errors are 409 in words, and 503
+// naming the settings when Payment Admin is not configured.
+func TestOrdersDeliverAnnul(t *testing.T) {
+	e := newEnv(t)
+	sim, err := simsvea.New(simsvea.Options{StatusInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	c := svea.Config{Client: &svea.Client{BaseURL: sim.URL(), MerchantID: sim.MerchantID(), Password: sim.Password(), HTTP: sim.HTTPClient()},
+		TermsURI: "https://butiken.example/villkor", StatusInterval: 20 * time.Millisecond, DeferredDelivery: true}
+	noAdmin, err := svea.NewProvider(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.hub.Sandbox = true
+	e.hub.RegisterOrderProvider(noAdmin, hub.OrderOptions{MerchantID: "m1", Customer: sim.Customer()})
+	o := e.must(201, "POST", "/v1/orders", adminKey, orderBody)
+	id := o["id"].(string)
+	e.must(200, "POST", "/v1/sandbox/orders/"+id+"/approve", adminKey, "")
+	r := e.do("POST", "/v1/orders/"+id+"/deliver", adminKey, "")
+	wantError(t, r, 503, "")
+	if !strings.Contains(string(r.body), "admin_merchant_id") || !strings.Contains(string(r.body), "admin_secret") {
+		t.Fatalf("503 does not say what to configure: %s", r.body)
+	}
+
+	c.Admin = &svea.AdminClient{BaseURL: sim.AdminURL(), MerchantID: sim.AdminMerchantID(), Secret: sim.AdminSecret(), HTTP: sim.HTTPClient()}
+	withAdmin, err := svea.NewProvider(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.hub.RegisterOrderProvider(withAdmin, hub.OrderOptions{MerchantID: "m1", Customer: sim.Customer()})
+	o = e.must(200, "GET", "/v1/orders/"+id, adminKey, "")
+	if o["delivered"] != false || o["delivery"] != nil || o["annulment"] != nil {
+		t.Fatalf("before: %v", o)
+	}
+	o = e.must(200, "POST", "/v1/orders/"+id+"/deliver", adminKey, "")
+	d, _ := o["delivery"].(map[string]any)
+	p, _ := o["provider_order"].(map[string]any)
+	if o["delivered"] != true || o["state"] != "paid" || d["state"] != "done" || d["sends"].(float64) != 1 || p["status"] != "Delivered" {
+		t.Fatalf("after deliver: %v", o)
+	}
+	r = e.do("POST", "/v1/orders/"+id+"/annul", adminKey, "")
+	wantError(t, r, 409, "")
+	if !strings.Contains(string(r.body), "credit it instead") {
+		t.Fatal(r.body)
+	}
+
+	// Another order: annulled before delivery.
+	o = e.must(201, "POST", "/v1/orders", adminKey, strings.Replace(orderBody, `"1001"`, `"1002"`, 1))
+	id2 := o["id"].(string)
+	wantError(t, e.do("POST", "/v1/orders/"+id2+"/annul", adminKey, ""), 409, "") // not paid yet
+	e.must(200, "POST", "/v1/sandbox/orders/"+id2+"/approve", adminKey, "")
+	o = e.must(200, "POST", "/v1/orders/"+id2+"/annul", adminKey, "")
+	if o["state"] != "cancelled" || o["icon"] != "black" || o["annulment"].(map[string]any)["state"] != "done" {
+		t.Fatalf("after annul: %v", o)
+	}
+	if pl := e.must(200, "GET", "/v1/picking-list", adminKey, "")["orders"].([]any); len(pl) != 1 || pl[0].(map[string]any)["id"] != id {
+		t.Fatalf("picking list %v", pl)
+	}
+	wantError(t, e.do("POST", "/v1/orders/"+id2+"/deliver", adminKey, ""), 409, "")
+}

@@ -61,6 +61,8 @@ func (s *Server) routes() {
 	m.Handle("POST /v1/orders/{id}/change", s.api(s.handleChangeOrder))
 	m.Handle("POST /v1/orders/{id}/cancel", s.api(s.handleOrderAction("cancel")))
 	m.Handle("POST /v1/orders/{id}/sync", s.api(s.handleOrderAction("sync")))
+	m.Handle("POST /v1/orders/{id}/deliver", s.api(s.handleOrderAction("deliver")))
+	m.Handle("POST /v1/orders/{id}/annul", s.api(s.handleOrderAction("annul")))
 	m.Handle("POST /v1/orders/{id}/credits", s.api(s.handleCreditOrder))
 	m.Handle("GET /v1/picking-list", s.api(s.handlePickingList))
 	m.Handle("POST /v1/sandbox/orders/{id}/{action}", s.api(s.handleSandboxOrder))

@@ -50,6 +50,9 @@ type OrderOptions struct {
 	// ExpiryGrace is how long after its expiry a link still open is
 	// cancelled at the provider and shown as expired (default 1 minute).
 	ExpiryGrace time.Duration
+	// Admin delivers and annuls paid orders (default: the provider, if it
+	// implements kvitt.OrderAdmin).
+	Admin kvitt.OrderAdmin
 }
 
 type orderSetup struct {
@@ -65,6 +68,9 @@ func (h *Hub) RegisterOrderProvider(p kvitt.OrderProvider, opts OrderOptions) {
 	opts.PollInterval = max(opts.PollInterval, p.StatusInterval())
 	if opts.ExpiryGrace <= 0 {
 		opts.ExpiryGrace = time.Minute
+	}
+	if a, ok := p.(kvitt.OrderAdmin); ok && opts.Admin == nil {
+		opts.Admin = a
 	}
 	h.orderSetup = &orderSetup{OrderOptions: opts, provider: p}
 	h.HandleJob(jobOrderSync, h.runOrderSync)
@@ -260,7 +266,7 @@ func (h *Hub) CancelOrder(ctx context.Context, id string) (*kvitt.Order, error) 
 	}
 	_, err := h.mutateOrder(ctx, id, func(o *kvitt.Order) error {
 		if o.PaidLink != 0 {
-			return kvitt.Errorf(kvitt.ECONFLICT, "order %s is paid (Svea reference %s): credit it instead of cancelling", o.Number, o.Reference)
+			return kvitt.Errorf(kvitt.ECONFLICT, "order %s is paid (Svea reference %s): annul it while it is undelivered (POST /v1/orders/%s/annul), or credit it", o.Number, o.Reference, o.ID)
 		}
 		o.CancelRequested = true
 		for i := range o.Links {
@@ -365,9 +371,12 @@ type CreditRow struct {
 }
 
 // CreditOrder gives back rows (or parts of them), or an amount, of a paid
-// order: the credit is stored before the provider is called. A lost
-// answer leaves the credit unknown, for a person: Svea's Instore API has
-// no call that reads a credit back. Errors: ECONFLICT (not paid),
+// order: the credit is stored before the provider is called. Svea's
+// Instore API has no call that reads a credit back, so a lost answer
+// leaves the credit unknown; when Svea's Payment Admin is configured, the
+// order is read there and the credit settled once Svea's credited amount
+// shows it (now, or by the poller), else it stays unknown for a person.
+// Errors: ECONFLICT (not paid, annulled or being annulled),
 // EUNPROCESSABLE (a row that is not on the order, more than is left).
 func (h *Hub) CreditOrder(ctx context.Context, id string, in CreditInput) (*kvitt.Order, error) {
 	os, err := h.orders()
@@ -375,9 +384,15 @@ func (h *Hub) CreditOrder(ctx context.Context, id string, in CreditInput) (*kvit
 		return nil, err
 	}
 	var credit kvitt.OrderCredit
-	o, err := h.mutateOrder(ctx, id, func(o *kvitt.Order) error {
+	// The poller's job is committed with the credit: if this process stops
+	// while the return is at Svea, the credit is not left "created".
+	followUp := &kvitt.Job{Kind: jobOrderSync, Ref: id, RunAt: h.now().Add(h.ProviderTimeout + h.InFlightGrace)}
+	o, err := h.mutateOrderJob(ctx, id, followUp, func(o *kvitt.Order) error {
 		if o.PaidLink == 0 {
 			return kvitt.Errorf(kvitt.ECONFLICT, "order %s is not paid; cancel it instead", o.Number)
+		}
+		if o.Annulment.Done() || o.Annulment.Pending() {
+			return kvitt.Errorf(kvitt.ECONFLICT, "order %s is annulled at Svea (or being annulled): nothing is charged, so there is nothing to credit", o.Number)
 		}
 		lines, err := creditLines(o, in)
 		if err != nil {
@@ -408,8 +423,11 @@ func (h *Hub) CreditOrder(ctx context.Context, id string, in CreditInput) (*kvit
 	cancel()
 	if perr != nil {
 		state, msg = kvitt.RefundUnknown, "No answer from Svea about this credit; check it in Svea's admin before crediting again: "+perr.Error()
+		if os.Admin != nil && os.Admin.AdminAvailable() == nil {
+			msg = "No answer from Svea about this credit (" + perr.Error() + "); kvitt reads the order in Svea's Payment Admin and settles the credit when Svea shows it. Until then, do not credit again."
+		}
 	}
-	return h.mutateOrder(ctx, id, func(o *kvitt.Order) error {
+	o, err = h.mutateOrder(ctx, id, func(o *kvitt.Order) error {
 		for i := range o.Credits {
 			if c := &o.Credits[i]; c.ID == credit.ID && c.State == kvitt.RefundCreated {
 				c.State, c.Message = state, msg
@@ -420,10 +438,24 @@ func (h *Hub) CreditOrder(ctx context.Context, id string, in CreditInput) (*kvit
 		}
 		return nil
 	})
+	if err != nil || state != kvitt.RefundUnknown {
+		return o, err
+	}
+	// The answer was lost: read Svea's credited amount back.
+	if o2 := h.readBackCredits(ctx, id); o2 != nil {
+		o = o2
+	}
+	return o, nil
 }
 
 // mutateOrder changes an order under its lock and stores it.
 func (h *Hub) mutateOrder(ctx context.Context, id string, fn func(o *kvitt.Order) error) (*kvitt.Order, error) {
+	return h.mutateOrderJob(ctx, id, nil, fn)
+}
+
+// mutateOrderJob is mutateOrder that also enqueues job (if not nil) in the
+// same transaction.
+func (h *Hub) mutateOrderJob(ctx context.Context, id string, job *kvitt.Job, fn func(o *kvitt.Order) error) (*kvitt.Order, error) {
 	var out *kvitt.Order
 	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
 		if err := tx.Lock(orderLock(id)); err != nil {
@@ -440,9 +472,17 @@ func (h *Hub) mutateOrder(ctx context.Context, id string, fn func(o *kvitt.Order
 		if err := tx.UpdateOrder(o); err != nil {
 			return err
 		}
+		if job != nil {
+			if err := tx.EnqueueJob(job); err != nil {
+				return err
+			}
+		}
 		out = o
 		return nil
 	})
+	if err == nil && job != nil {
+		h.wakeWorker()
+	}
 	return out, err
 }
 
@@ -818,16 +858,41 @@ func (h *Hub) runOrderSync(ctx context.Context, j *kvitt.Job) (time.Duration, er
 	if err != nil {
 		return 0, err
 	}
+	if staleCredits(o, h.now(), h.ProviderTimeout+h.InFlightGrace) {
+		// kvitt stopped while a credit was at Svea: its outcome is not known.
+		if o2, err := h.mutateOrder(ctx, j.Ref, func(o *kvitt.Order) error {
+			markStaleCredits(o, h.now(), h.ProviderTimeout+h.InFlightGrace, os.Admin != nil && os.Admin.AdminAvailable() == nil)
+			return nil
+		}); err == nil {
+			o = o2
+		}
+	}
+	var next time.Duration
+	if o.PaidLink != 0 && adminFollowUp(o, h.now()) {
+		// A deliver or annul under way, or a credit to read back: read
+		// Svea's Payment Admin (never send blindly again).
+		if o2, err := h.driveAdmin(ctx, j.Ref); err == nil && o2 != nil {
+			o = o2
+		}
+		if adminFollowUp(o, h.now()) {
+			next = h.adminNext(o)
+		}
+	}
 	if o.OpenLinks() || secondPaymentPending(o) {
-		next := os.PollInterval
+		n := os.PollInterval
 		for _, l := range o.Links {
 			if l.State == kvitt.PaymentPending && !l.CancelRequested {
-				next = min(next, max(l.ExpiresAt.Add(os.ExpiryGrace).Sub(h.now()), time.Second))
+				n = min(n, max(l.ExpiresAt.Add(os.ExpiryGrace).Sub(h.now()), time.Second))
 			}
 		}
-		return next, nil
+		if next == 0 || n < next {
+			next = n
+		}
 	}
-	return 0, nil
+	if d, ok := creditInFlight(o, h.now(), h.ProviderTimeout+h.InFlightGrace); ok && (next == 0 || d < next) {
+		next = d // a credit at Svea: look again when it can no longer be on its way
+	}
+	return next, nil
 }
 
 func secondPaymentPending(o *kvitt.Order) bool {

@@ -27,6 +27,9 @@ const (
 // Config configures the Instore provider.
 type Config struct {
 	Client *Client
+	// Admin is Svea's Payment Admin API, which delivers and annuls paid
+	// orders (nil: deliver and annul are refused, saying what to configure).
+	Admin *AdminClient
 	// CountryCode is the Instore account's country; Svea refuses orders of
 	// another ("the country code must be preconfigured as valid for the merchant").
 	CountryCode string

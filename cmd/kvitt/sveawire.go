@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/kvitt-hub/kvitt/hub"
@@ -54,6 +55,17 @@ type SveaConfig struct {
 	MerchantName  string `json:"merchant_name"`
 	// MerchantRef is the kvitt merchant that owns orders (default: the configured merchant).
 	MerchantRef string `json:"merchant"`
+	// Svea's Payment Admin API delivers and annuls paid orders and reads
+	// credits back. AdminBaseURL: https://paymentadminapi.svea.com
+	// (default; https://paymentadminapistage.svea.com when base_url is
+	// Svea's stage). AdminMerchantID defaults to merchant_id (Svea's
+	// WooCommerce plugin uses the Instore merchant id); AdminSecret (or
+	// AdminSecretEnv) is the Instore Payment Admin secret from Svea. No
+	// secret: deliver and annul are refused, saying what to set.
+	AdminBaseURL    string `json:"admin_base_url"`
+	AdminMerchantID string `json:"admin_merchant_id"`
+	AdminSecret     string `json:"admin_secret"`
+	AdminSecretEnv  string `json:"admin_secret_env"`
 }
 
 // sveaSection returns the configuration's "svea" section, nil if absent.
@@ -74,15 +86,19 @@ func sandboxSvea(ctx context.Context, sb *sandbox, c *Config, h *hub.Hub, public
 		return err
 	}
 	sb.closers = append(sb.closers, sim.Close)
+	// Deferred delivery, so that deliver and annul (Payment Admin) can be
+	// tried in the sandbox: Svea leaves paid orders undelivered.
 	p, err := svea.NewProvider(svea.Config{
 		Client:      &svea.Client{BaseURL: sim.URL(), MerchantID: sim.MerchantID(), Password: sim.Password(), HTTP: sim.HTTPClient()},
+		Admin:       &svea.AdminClient{BaseURL: sim.AdminURL(), MerchantID: sim.AdminMerchantID(), Secret: sim.AdminSecret(), HTTP: sim.HTTPClient()},
 		CountryCode: country, TermsURI: publicURL + "/terms", CallbackBaseURL: publicURL, MerchantName: c.Merchant.Name,
+		DeferredDelivery: true,
 	})
 	if err != nil {
 		return err
 	}
 	h.RegisterOrderProvider(p, hub.OrderOptions{MerchantID: c.Merchant.ID, Customer: sim.Customer(), PollInterval: 10 * time.Second})
-	logger.Info("sandbox svea", "api", sim.URL(), "sms_outbox", sim.URL()+"/sim/sms")
+	logger.Info("sandbox svea", "api", sim.URL(), "payment_admin", sim.AdminURL(), "sms_outbox", sim.URL()+"/sim/sms")
 	return nil
 }
 
@@ -122,8 +138,16 @@ func liveSvea(ctx context.Context, m *Main, sc *SveaConfig, publicURL string) er
 	if cb == "" {
 		cb = m.Config.PublicURL
 	}
+	admin, err := sveaAdmin(sc, base)
+	if err != nil {
+		return err
+	}
+	if admin == nil {
+		m.logger.Warn("svea: no admin_secret: paid orders cannot be delivered or annulled from kvitt (Svea's Payment Admin)")
+	}
 	p, err := svea.NewProvider(svea.Config{
 		Client:      &svea.Client{BaseURL: base, MerchantID: sc.MerchantID, Password: password, HTTP: &http.Client{Timeout: 30 * time.Second}},
+		Admin:       admin,
 		CountryCode: country, TermsURI: sc.TermsURI, CallbackBaseURL: cb, LinkLifetime: lifetime,
 		DeferredDelivery: sc.DeferredDelivery, RequireElectronicID: sc.RequireBankID, MerchantName: sc.MerchantName,
 	})
@@ -139,4 +163,36 @@ func liveSvea(ctx context.Context, m *Main, sc *SveaConfig, publicURL string) er
 		m.logger.Warn("svea: no callback_url or public_url: orders are found paid by polling only")
 	}
 	return nil
+}
+
+// sveaAdmin is the Payment Admin client of the svea section (nil: no secret configured).
+func sveaAdmin(sc *SveaConfig, instoreBase string) (*svea.AdminClient, error) {
+	secret := sc.AdminSecret
+	if sc.AdminSecretEnv != "" {
+		secret = os.Getenv(sc.AdminSecretEnv)
+		if secret == "" {
+			return nil, fmt.Errorf("config: svea.admin_secret_env: the environment variable %s is empty", sc.AdminSecretEnv)
+		}
+	}
+	if secret == "" {
+		if sc.AdminMerchantID != "" || sc.AdminBaseURL != "" {
+			return nil, fmt.Errorf("config: svea: admin_merchant_id and admin_base_url need admin_secret (or admin_secret_env): the Instore Payment Admin secret from Svea")
+		}
+		return nil, nil
+	}
+	base := sc.AdminBaseURL
+	if base == "" {
+		base = svea.AdminProductionURL
+		if strings.TrimRight(instoreBase, "/") == svea.StageURL {
+			base = svea.AdminStageURL
+		}
+	}
+	if !strings.HasPrefix(base, "https://") {
+		return nil, fmt.Errorf("config: svea.admin_base_url %q must be an https URL", base)
+	}
+	id := sc.AdminMerchantID
+	if id == "" {
+		id = sc.MerchantID
+	}
+	return &svea.AdminClient{BaseURL: base, MerchantID: id, Secret: secret, HTTP: &http.Client{Timeout: 30 * time.Second}}, nil
 }

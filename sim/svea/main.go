@@ -45,7 +45,11 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
   SMS outbox:      GET %s/sim/sms
   callbacks made:  GET %s/sim/callbacks
   customer:        open the link of an SMS: %s/checkout/{token} (complete or abandon)
-`, s.URL(), s.MerchantID(), s.Password(), *country, filepath.Join(abs, "ca.pem"), s.URL(), s.URL(), s.URL())
+  test hooks:      GET %s/sim/ledger (each merchant order number: status, creates, returns…)
+                   POST %s/sim/hold/{create|status|cancel|return}, GET %s/sim/held[?op=&n=&wait=10s],
+                   POST %s/sim/release/{op} or /sim/drop/{op} [?merchant_order_number=…|?id=…]
+`, s.URL(), s.MerchantID(), s.Password(), *country, filepath.Join(abs, "ca.pem"), s.URL(), s.URL(), s.URL(),
+		s.URL(), s.URL(), s.URL(), s.URL())
 	<-ctx.Done()
 	return nil
 }

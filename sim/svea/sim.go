@@ -99,6 +99,7 @@ type Sim struct {
 	// beforeCancel runs (unlocked) before a cancel is handled: a test pays the order there.
 	beforeCancel func(merchantOrderNumber string)
 	wg           sync.WaitGroup
+	admin        *adminAPI // Payment Admin on its own listener (admin.go)
 }
 
 // New starts a simulator.
@@ -128,12 +129,17 @@ func New(opts Options) (*Sim, error) {
 	s := &Sim{opts: opts, ca: ca, ln: ln, cb: simpki.CallbackClient(ca, opts.CallbackTLS),
 		orders: map[string]*order{}, byToken: map[string]*order{}, nextID: 8_000_001}
 	s.srv = simpki.Serve(ln, cert, s.routes())
+	if err := s.startAdmin(); err != nil { // Payment Admin (admin.go)
+		s.srv.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // Close stops the server and waits for callbacks in flight.
 func (s *Sim) Close() error {
 	err := s.srv.Close()
+	s.closeAdmin()
 	s.wg.Wait()
 	return err
 }
@@ -255,6 +261,7 @@ func (s *Sim) routes() http.Handler {
 	m.HandleFunc("POST /checkout/{token}/{action}", s.handleCheckoutAction)
 	m.HandleFunc("GET /sim/sms", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Outbox()) })
 	m.HandleFunc("GET /sim/callbacks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Callbacks()) })
+	s.holdRoutes(m) // GET /sim/ledger, POST /sim/hold/{op}, GET /sim/held, release and drop (hold.go)
 	return m
 }
 
@@ -378,6 +385,7 @@ func (s *Sim) validate(r *createRequest) (field, msg string, total int64) {
 }
 
 func (s *Sim) handleCreate(w http.ResponseWriter, r *http.Request) {
+	w = s.arrival(w, r, "create")
 	var req createRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 	dec.DisallowUnknownFields()
@@ -439,6 +447,7 @@ func (s *Sim) response(o *order) orderResponse {
 }
 
 func (s *Sim) handleStatus(w http.ResponseWriter, r *http.Request) {
+	w = s.arrival(w, r, "status")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := s.orders[r.PathValue("mon")]
@@ -459,6 +468,7 @@ func (s *Sim) handleStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) handleCancel(w http.ResponseWriter, r *http.Request) {
+	w = s.arrival(w, r, "cancel")
 	mon := r.PathValue("mon")
 	s.mu.Lock()
 	hook := s.beforeCancel
@@ -483,6 +493,7 @@ func (s *Sim) handleCancel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) handleReturn(w http.ResponseWriter, r *http.Request) {
+	w = s.arrival(w, r, "return")
 	var req returnRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 	dec.DisallowUnknownFields()
