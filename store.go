@@ -260,6 +260,43 @@ type Tx interface {
 	// FindReceipts selects by till, issue time (From, To), Serial and
 	// Query (the receipt's id or its sale's id), newest issued first.
 	FindReceipts(f ListFilter) ([]*Receipt, error)
+
+	// Outgoing webhooks (issue 14; hub/webhooks.go, docs/webhooks.md):
+	// the merchant's subscriptions, and one delivery per subscription and
+	// journal entry it wants, sent in journal order (webhook.go).
+	//
+	// CreateWebhook stores a subscription (Version becomes 1);
+	// UpdateWebhook compares and sets s.Version (ECONFLICT if it changed
+	// since it was read), increases it and fills s.Updated. DeleteWebhook
+	// deletes the subscription and its deliveries (ENOTFOUND if unknown).
+	CreateWebhook(s *WebhookSubscription) error
+	GetWebhook(id string) (*WebhookSubscription, error)
+	ListWebhooks() ([]*WebhookSubscription, error)
+	UpdateWebhook(s *WebhookSubscription) error
+	DeleteWebhook(id string) error
+	// AddWebhookDelivery stores d as pending and reports true, or reports
+	// false, storing nothing, when the subscription has a delivery of that
+	// journal entry (d.Seq) already: a dispatcher that runs again, on this
+	// node or another, adds no second one.
+	AddWebhookDelivery(d *WebhookDelivery) (bool, error)
+	GetWebhookDelivery(id string) (*WebhookDelivery, error)
+	// NextWebhookDelivery returns the subscription's pending delivery with
+	// the lowest Seq (the one to send next), ENOTFOUND if none is pending.
+	NextWebhookDelivery(subscriptionID string) (*WebhookDelivery, error)
+	// UpdateWebhookDelivery compares and sets d.Version (ECONFLICT if the
+	// delivery changed since it was read) and increases it.
+	UpdateWebhookDelivery(d *WebhookDelivery) error
+	// ListWebhookDeliveries lists a subscription's deliveries, the newest
+	// journal entry first: at most limit, after the delivery afterID (""
+	// = from the newest; ENOTFOUND if it is not the subscription's).
+	ListWebhookDeliveries(subscriptionID, afterID string, limit int) ([]*WebhookDelivery, error)
+	// PendingWebhooks lists the subscriptions that have a pending delivery.
+	PendingWebhooks() ([]string, error)
+	// DeleteWebhookDeliveriesBefore deletes the delivered deliveries
+	// created before t (the delivery log's retention).
+	DeleteWebhookDeliveriesBefore(t time.Time) (int, error)
+	// LastJournalSeq returns the Seq of the journal's last entry (0 if none).
+	LastJournalSeq() (int64, error)
 }
 
 // Checkin is a customer who scanned a till's QR code with a payment app

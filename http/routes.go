@@ -96,6 +96,16 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/api-keys", s.api(s.handleListAPIKeys))
 	m.Handle("POST /v1/api-keys/{id}/revoke", s.api(s.handleRevokeAPIKey))
 
+	// Outgoing webhooks to the merchant's systems (issue 14, webhooks.go).
+	m.Handle("POST /v1/webhooks", s.api(s.handleCreateWebhook))
+	m.Handle("GET /v1/webhooks", s.api(s.handleListWebhooks))
+	m.Handle("GET /v1/webhooks/{id}", s.api(s.handleGetWebhook))
+	m.Handle("PATCH /v1/webhooks/{id}", s.api(s.handleUpdateWebhook))
+	m.Handle("DELETE /v1/webhooks/{id}", s.api(s.handleDeleteWebhook))
+	m.Handle("POST /v1/webhooks/{id}/rotate-secret", s.api(s.handleRotateWebhookSecret))
+	m.Handle("GET /v1/webhooks/{id}/deliveries", s.api(s.handleWebhookDeliveries))
+	m.Handle("POST /v1/webhooks/{id}/deliveries/{delivery}/redeliver", s.api(s.handleRedeliverWebhook))
+
 	m.Handle("POST /v1/sandbox/payments/{id}/{action}", s.api(s.handleSandbox))
 	m.Handle("POST /v1/sandbox/refunds/{id}/{action}", s.api(s.handleSandboxRefund))
 

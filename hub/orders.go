@@ -123,6 +123,9 @@ func (h *Hub) CreateOrder(ctx context.Context, in OrderInput) (*kvitt.Order, err
 		}
 		addLink(o, os, now)
 		o.UpdateState()
+		if err := journalOrder(tx, now, o); err != nil {
+			return err
+		}
 		if err := tx.CreateOrder(o); err != nil {
 			return err
 		}
@@ -469,6 +472,9 @@ func (h *Hub) mutateOrderJob(ctx context.Context, id string, job *kvitt.Job, fn 
 			return err
 		}
 		o.UpdateState()
+		if err := journalOrder(tx, h.now(), o); err != nil {
+			return err
+		}
 		if err := tx.UpdateOrder(o); err != nil {
 			return err
 		}

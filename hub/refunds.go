@@ -77,6 +77,9 @@ func (h *Hub) CreateRefund(ctx context.Context, paymentID string, in RefundInput
 		if err := tx.CreateRefund(r); err != nil {
 			return err
 		}
+		if err := journalRefund(tx, now, r, ""); err != nil {
+			return err
+		}
 		if instant, ok = prov.(kvitt.Instant); ok {
 			return h.applyRefundTo(tx, p, r, instant.SettleRefund(p, r))
 		}
@@ -227,6 +230,7 @@ func (h *Hub) applyRefundWith(ctx context.Context, id string, ru kvitt.RefundUpd
 // nothing, and money reported paid back after kvitt had booked the refund
 // failed is counted, with the refund marked for a person.
 func (h *Hub) applyRefundTo(tx kvitt.Tx, p *kvitt.Payment, r *kvitt.Refund, ru kvitt.RefundUpdate) error {
+	refundFrom := r.State // for the journal
 	if r.State == kvitt.RefundFailed && ru.State == kvitt.RefundSucceeded {
 		r.Attention = kvitt.AttentionRefundedAfterFailed
 		ru.Message = "The provider reports this refund paid out after kvitt had booked it failed: the money went back to the customer. " +
@@ -272,6 +276,9 @@ func (h *Hub) applyRefundTo(tx kvitt.Tx, p *kvitt.Payment, r *kvitt.Refund, ru k
 		}
 	}
 	if err := tx.UpdateRefund(r); err != nil {
+		return err
+	}
+	if err := journalRefund(tx, h.now(), r, refundFrom); err != nil {
 		return err
 	}
 	if r.State == kvitt.RefundSucceeded || r.State == kvitt.RefundFailed {

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) kvitt.Store) {
 		{"Orders", testOrders},
 		{"Users", testUsers},
 		{"Lists", testLists},
+		{"Webhooks", testWebhooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -147,6 +147,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.hub.WatchHealth(m.health)
 	m.readyChecks = append(m.readyChecks, m.health.Problems)
 	m.warnings = append(m.warnings, m.health.Warnings)
+	m.warnings = append(m.warnings, m.webhookWarnings)
 	m.registry.MustRegister(kvitthttp.HealthCollector(m.health))
 	if err := m.bootstrap(ctx); err != nil {
 		return err
