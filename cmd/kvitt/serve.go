@@ -263,6 +263,11 @@ func (m *Main) currentWarnings(ctx context.Context) []string {
 // sandbox's Danish demo store with tills dk-1 and dk-2).
 func (m *Main) bootstrap(ctx context.Context) error {
 	err := m.db.Update(ctx, func(tx kvitt.Tx) error {
+		// Nodes that start at once on an empty database take turns: the
+		// second finds what the first made instead of failing on its key.
+		if err := tx.Lock("bootstrap"); err != nil {
+			return err
+		}
 		if err := m.bootstrapConfigured(tx); err != nil {
 			return err
 		}
