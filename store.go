@@ -297,6 +297,31 @@ type Tx interface {
 	DeleteWebhookDeliveriesBefore(t time.Time) (int, error)
 	// LastJournalSeq returns the Seq of the journal's last entry (0 if none).
 	LastJournalSeq() (int64, error)
+
+	// Job queue metrics (issue 14; http/metrics.go, docs/operations.md
+	// "Metrics"), read at each scrape of /metrics on every node, so cheap:
+	// the jobs table holds open work and dead jobs only (a finished job is
+	// deleted), and the due jobs are found on the jobs_due index as
+	// ClaimJobs finds them.
+	//
+	// JobStats returns, per kind with at least one job, what the queue
+	// holds at now, sorted by kind.
+	JobStats(now time.Time) ([]JobStats, error)
+}
+
+// JobStats is what the job queue holds of one kind (Tx.JobStats).
+type JobStats struct {
+	Kind string
+	// Queued counts the jobs not dead: due, running, or waiting for their
+	// time (a poll's next try, a back-off).
+	Queued int
+	// Due counts the jobs not dead that are due and not leased: waiting
+	// for a worker, as ClaimJobs would take them at now.
+	Due int
+	// OldestDue is the earliest RunAt of those (zero when Due is 0).
+	OldestDue time.Time
+	// Dead counts the jobs given up, kept for a person.
+	Dead int
 }
 
 // Checkin is a customer who scanned a till's QR code with a payment app

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/kvitt-hub/kvitt"
+	"github.com/kvitt-hub/kvitt/hub"
 )
 
 // Articles and quick buttons: what a till's screen offers.
@@ -269,12 +271,13 @@ var methodOrder = []string{"cash", "card", "swish", "swish_manual", "mobilepay",
 
 // tillMethods lists the methods the hub has registered that take payments
 // at the till: in the merchant's currency (the provider's own check), and
-// card only with a terminal paired. quick orders them.
-func (s *Server) tillMethods(t *kvitt.Till, m *kvitt.Merchant, quick []string) []tillMethodJSON {
+// card only with a terminal paired, less those disabled at the till
+// (disabled: PUT /v1/tills/{id}/disabled-methods). quick orders them.
+func (s *Server) tillMethods(t *kvitt.Till, m *kvitt.Merchant, quick, disabled []string) []tillMethodJSON {
 	var names []string
 	for _, name := range s.Hub.Methods() {
 		prov, ok := s.Hub.Provider(name)
-		if !ok {
+		if !ok || slices.Contains(disabled, name) {
 			continue
 		}
 		if name == "card" && t.Terminal == nil {
@@ -326,7 +329,7 @@ func (s *Server) tillMethods(t *kvitt.Till, m *kvitt.Merchant, quick []string) [
 func (s *Server) tillView(ctx context.Context, t *kvitt.Till) tillJSON {
 	j := toTillJSON(t)
 	var m *kvitt.Merchant
-	var quick []string
+	var quick, disabled []string
 	err := s.Store.View(ctx, func(tx kvitt.Tx) error {
 		shop, err := tx.GetShop(t.StoreID)
 		if err != nil {
@@ -335,7 +338,10 @@ func (s *Server) tillView(ctx context.Context, t *kvitt.Till) tillJSON {
 		if m, err = tx.GetMerchant(shop.MerchantID); err != nil {
 			return err
 		}
-		quick, err = readQuickMethods(tx, t.ID)
+		if quick, err = readQuickMethods(tx, t.ID); err != nil {
+			return err
+		}
+		disabled, err = hub.DisabledMethods(tx, t.ID)
 		return err
 	})
 	if err != nil {
@@ -346,7 +352,7 @@ func (s *Server) tillView(ctx context.Context, t *kvitt.Till) tillJSON {
 	for _, r := range m.VATRates {
 		j.VATRates = append(j.VATRates, json.Number(kvitt.FormatRate(r)))
 	}
-	j.Methods = s.tillMethods(t, m, quick)
+	j.Methods = s.tillMethods(t, m, quick, disabled)
 	j.QuickMethods = quick
 	return j
 }
@@ -374,6 +380,20 @@ type quickMethodsRequest struct {
 // payment methods whose buttons come first at the till, in this order (the
 // others follow in kvitt's order). [] restores kvitt's order.
 func (s *Server) handlePutQuickMethods(w http.ResponseWriter, r *http.Request) error {
+	return s.putTillMethods(w, r, quickMethodsKey, "[] restores kvitt's order")
+}
+
+// handlePutDisabledMethods is PUT /v1/tills/{id}/disabled-methods
+// (admin): the payment methods the till does not offer. They leave the
+// till's methods (its buttons), and a payment by one of them at the till
+// is refused (422 on method, hub.CreatePayment). [] enables every method.
+func (s *Server) handlePutDisabledMethods(w http.ResponseWriter, r *http.Request) error {
+	return s.putTillMethods(w, r, hub.DisabledMethodsKey, "[] enables every method")
+}
+
+// putTillMethods stores a till's list of methods (each a method of this
+// server, each once) under key(till id) and answers the till.
+func (s *Server) putTillMethods(w http.ResponseWriter, r *http.Request, key func(tillID string) string, empty string) error {
 	var req quickMethodsRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -382,14 +402,14 @@ func (s *Server) handlePutQuickMethods(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	if req.Methods == nil {
-		return kvitt.FieldError("methods", "is required (an array of methods; [] restores kvitt's order)")
+		return kvitt.FieldError("methods", "is required (an array of methods; %s)", empty)
 	}
 	known := s.Hub.Methods()
 	for i, m := range req.Methods {
 		field := "methods[" + itoa(i) + "]"
 		if !slices.Contains(known, m) {
 			slices.Sort(known)
-			return kvitt.FieldError(field, "%q is not a payment method of this server (%s)", m, joinComma(known))
+			return kvitt.FieldError(field, "%q is not a payment method of this server (%s)", m, strings.Join(known, ", "))
 		}
 		if slices.Contains(req.Methods[:i], m) {
 			return kvitt.FieldError(field, "%q is listed twice", m)
@@ -405,24 +425,13 @@ func (s *Server) handlePutQuickMethods(w http.ResponseWriter, r *http.Request) e
 		if err != nil {
 			return err
 		}
-		return tx.PutSetting(quickMethodsKey(id), string(b))
+		return tx.PutSetting(key(id), string(b))
 	})
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, s.tillView(r.Context(), t))
 	return nil
-}
-
-func joinComma(ss []string) string {
-	out := ""
-	for i, s := range ss {
-		if i > 0 {
-			out += ", "
-		}
-		out += s
-	}
-	return out
 }
 
 // confirmedBy names who confirmed a payment by hand (manual Swish).

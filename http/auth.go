@@ -67,6 +67,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if err == nil {
 			err = checkDisplay(r, p)
 		}
+		if ri := requestInfoOf(r.Context()); ri != nil && p.KeyID != "" {
+			ri.caller = p.KeyID // an API key's or a user's id, never a secret
+		}
 		if err != nil {
 			writeError(w, r, s.Logger, err)
 			return

@@ -42,7 +42,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	}
 	msg := kvitt.ErrorMessage(err)
 	if code == kvitt.EINTERNAL {
-		logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		logger.Error("internal error", "request_id", requestIDOf(r.Context()), "method", r.Method, "route", r.Pattern, "err", err)
 		msg = "Internal error; it has been logged."
 	}
 	if status == http.StatusUnauthorized {

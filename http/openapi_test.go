@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -495,5 +496,67 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 	if !bytes.Equal(b, kvitthttp.OpenAPIDocument()) {
 		t.Error("docs/openapi.yaml is not http/openapi.yaml; it should be a link to it")
+	}
+}
+
+// TestOpenAPIJSON checks GET /openapi.json and GET /v1/openapi.json answer
+// the document as JSON, without a key: the same content as the YAML, every
+// key a string (status codes included).
+func TestOpenAPIJSON(t *testing.T) {
+	srv := newOpenAPIServer(t)
+	// The YAML's content, as JSON would hold it: keys as strings, numbers as float64.
+	var norm func(v any) any
+	norm = func(v any) any {
+		switch v := v.(type) {
+		case map[string]any:
+			out := map[string]any{}
+			for k, x := range v {
+				out[k] = norm(x)
+			}
+			return out
+		case map[any]any:
+			out := map[string]any{}
+			for k, x := range v {
+				out[fmt.Sprint(k)] = norm(x)
+			}
+			return out
+		case []any:
+			out := make([]any, len(v))
+			for i, x := range v {
+				out[i] = norm(x)
+			}
+			return out
+		case int:
+			return float64(v)
+		case int64:
+			return float64(v)
+		case uint64:
+			return float64(v)
+		case time.Time:
+			t.Fatalf("a timestamp in the YAML (%v): quote it", v)
+		}
+		return v
+	}
+	var y any
+	if err := yaml.Unmarshal(kvitthttp.OpenAPIDocument(), &y); err != nil {
+		t.Fatal(err)
+	}
+	want := norm(y)
+	for _, path := range []string{"/openapi.json", "/v1/openapi.json"} {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("GET %s: %d %q", path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+		var got any
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatalf("GET %s: not JSON: %v", path, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("GET %s is not the content of http/openapi.yaml", path)
+		}
+		if d, _ := got.(map[string]any); d["openapi"] != "3.1.0" || child(d, "paths", "/v1/sales", "post", "responses")["201"] == nil {
+			t.Errorf("GET %s: openapi %v, or POST /v1/sales has no response \"201\"", path, d["openapi"])
+		}
 	}
 }

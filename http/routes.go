@@ -15,6 +15,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /readyz", s.handleReadyz)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	m.HandleFunc("GET /v1/openapi.yaml", s.handleOpenAPI)
+	m.HandleFunc("GET /openapi.json", s.handleOpenAPIJSON)
+	m.HandleFunc("GET /v1/openapi.json", s.handleOpenAPIJSON)
 
 	m.Handle("POST /v1/sales", s.api(s.handleCreateSale))
 	m.Handle("GET /v1/sales/{id}", s.api(s.handleGetSale))
@@ -84,6 +86,16 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/stores/{id}/articles", s.api(s.handleGetStoreArticles))
 	m.Handle("PUT /v1/stores/{id}/articles", s.api(s.handlePutStoreArticles))
 	m.Handle("PUT /v1/tills/{id}/quick-methods", s.api(s.handlePutQuickMethods))
+
+	// The back office's settings (issue 12): methods per till, the Swish
+	// certificate, the providers' set-up (settings.go, swishcert.go).
+	m.Handle("GET /v1/settings/methods", s.api(s.handleMethodSettings))
+	m.Handle("GET /v1/settings/providers", s.api(s.handleProviderSettings))
+	m.Handle("PUT /v1/tills/{id}/disabled-methods", s.api(s.handlePutDisabledMethods))
+	m.Handle("POST /v1/swish/csr", s.api(s.handleSwishCSR))
+	m.Handle("GET /v1/swish/certificate", s.api(s.handleGetSwishCertificate))
+	m.Handle("PUT /v1/swish/certificate", s.api(s.handlePutSwishCertificate))
+	m.Handle("POST /v1/sandbox/swish/sign-csr", s.api(s.handleSandboxSwishSign))
 
 	m.Handle("POST /v1/session", s.public(s.handleSignIn))
 	m.Handle("GET /v1/session", s.api(s.handleWhoAmI))

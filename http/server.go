@@ -31,6 +31,12 @@ type Server struct {
 	Registry *prometheus.Registry
 	// UI, when set, serves the web pages (cashier and customer displays) under /ui/.
 	UI http.Handler
+	// SwishCert, when set, keeps the Swish merchant certificate for
+	// /v1/swish/… (swishcert.go); without it those routes answer 404.
+	SwishCert SwishCertManager
+	// Providers, when set, reports the configured providers' set-up for
+	// GET /v1/settings/providers (settings.go).
+	Providers ProviderSettings
 
 	metrics *metrics
 	mux     *http.ServeMux
@@ -56,6 +62,7 @@ func NewServer(s *Server) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	r, ri := withRequestID(rw, r)
 	defer func() {
 		if v := recover(); v != nil {
 			s.Logger.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v)
@@ -65,6 +72,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// The mux has set the matched route on r.
 		s.metrics.request(r.Pattern, rw.status, time.Since(start))
+		s.logRequest(r, ri, rw.status, time.Since(start))
 	}()
 	s.mux.ServeHTTP(rw, r)
 }

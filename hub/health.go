@@ -603,3 +603,27 @@ func (r watchedRefundCancel) CancelRefund(ctx context.Context, t *kvitt.Till, p 
 	r.w.record(ctx, t, err, u.ErrorCode, u.Message)
 	return u, err
 }
+
+// providerCalled reports one call to a payment method's provider to the
+// metrics (Metrics.ProviderCall), from when it was sent: how long it took,
+// and whether it failed as Health counts failures: no answer (an error that
+// is not an answer such as a 404), or an answer that says the provider
+// refused kvitt's certificate. A call that never reached the provider
+// (refused input, cancelled by kvitt) and a provider that decides without
+// calling out (cash) are left out.
+//
+// It is called at each of the hub's provider call sites rather than in the
+// watchedProvider wrapper: the wrapper exists only once WatchHealth has run
+// (kvitt serve) and leaves out providers with capabilities it does not
+// carry (a Capturer: MobilePay), while every call the hub makes passes a
+// call site, whichever wrapper the provider has.
+func (h *Hub) providerCalled(ctx context.Context, method, op string, start time.Time, err error, errorCode string) {
+	if _, ok := h.providers[method].(kvitt.Instant); ok {
+		return
+	}
+	if err != nil && notACall(ctx, err) {
+		return
+	}
+	failed := (err != nil && !answered(err)) || (err == nil && refusalCodes[errorCode])
+	h.metrics.ProviderCall(method, op, time.Since(start), failed)
+}

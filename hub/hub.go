@@ -130,10 +130,20 @@ type Metrics interface {
 	PaymentTransition(method string, to kvitt.PaymentState)
 	JobRun(kind string, err error)
 	ReceiptRegistered(ok bool)
+	// ProviderCall is one call to a payment method's provider (see
+	// Hub.providerCalled): op is "start", "status", "cancel", "capture",
+	// "refund", "refund_status" or "refund_cancel"; failed is set when
+	// the provider gave no answer or refused kvitt's certificate.
+	ProviderCall(method, op string, d time.Duration, failed bool)
+	// WebhookDeliveryFailed is one failed attempt to deliver a webhook:
+	// status is the endpoint's HTTP status, 0 when it did not answer.
+	WebhookDeliveryFailed(status int)
 }
 
 type nopMetrics struct{}
 
-func (nopMetrics) PaymentTransition(string, kvitt.PaymentState) {}
-func (nopMetrics) JobRun(string, error)                         {}
-func (nopMetrics) ReceiptRegistered(bool)                       {}
+func (nopMetrics) PaymentTransition(string, kvitt.PaymentState)     {}
+func (nopMetrics) JobRun(string, error)                             {}
+func (nopMetrics) ReceiptRegistered(bool)                           {}
+func (nopMetrics) ProviderCall(string, string, time.Duration, bool) {}
+func (nopMetrics) WebhookDeliveryFailed(int)                        {}

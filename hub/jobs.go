@@ -180,13 +180,18 @@ func (h *Hub) runPaymentSync(ctx context.Context, j *kvitt.Job) (time.Duration, 
 	if !p.CancelRequested.IsZero() && p.State != kvitt.PaymentUnknown {
 		// The cashier cancelled while the Start was on its way: send the
 		// cancel now that the provider can take it.
-		if u, err := prov.Cancel(ctx, till, p); err == nil && u.State != "" {
+		start := time.Now()
+		u, err := prov.Cancel(ctx, till, p)
+		h.providerCalled(ctx, p.Method, "cancel", start, err, u.ErrorCode)
+		if err == nil && u.State != "" {
 			if p, err = h.apply(ctx, p.ID, u, CausePoller); err != nil || !p.State.Open() {
 				return 0, err
 			}
 		}
 	}
+	start := time.Now()
 	u, err := prov.Status(ctx, till, p)
+	h.providerCalled(ctx, p.Method, "status", start, err, u.ErrorCode)
 	if err != nil {
 		if !p.Deadline.IsZero() && h.now().After(p.Deadline.Add(h.SyncGrace)) {
 			_, aerr := h.apply(ctx, p.ID, kvitt.Update{State: kvitt.PaymentUnknown,

@@ -100,6 +100,9 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 		if till, err = tx.GetTill(sale.TillID); err != nil {
 			return err
 		}
+		if err := checkMethodEnabled(tx, till.ID, in.Method); err != nil {
+			return err
+		}
 		ps, err := tx.ListSalePayments(saleID)
 		if err != nil {
 			return err
@@ -196,7 +199,9 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
 	defer cancel()
+	start := time.Now()
 	u, err := prov.Start(cctx, till, p)
+	h.providerCalled(cctx, p.Method, "start", start, err, u.ErrorCode)
 	if err != nil {
 		// The outcome is unknown: the payment stays as stored, and the sync
 		// job asks the provider by the same reference. Never a second charge.
@@ -319,7 +324,9 @@ func (h *Hub) startInBackground(prov kvitt.Provider, till *kvitt.Till, p *kvitt.
 		}
 		ctx, cancel := context.WithTimeout(ctx, h.LongRunningTimeout)
 		defer cancel()
+		start := time.Now()
 		u, err := prov.Start(ctx, till, cur)
+		h.providerCalled(ctx, p.Method, "start", start, err, u.ErrorCode)
 		if err != nil {
 			// The terminal may still be serving the request: the payment
 			// stays in flight until InFlightUntil, then the sync job asks.
@@ -572,7 +579,9 @@ func (h *Hub) SyncPayment(ctx context.Context, id, cause string) (*kvitt.Payment
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
 	defer cancel()
+	start := time.Now()
 	u, err := prov.Status(cctx, till, p)
+	h.providerCalled(cctx, p.Method, "status", start, err, u.ErrorCode)
 	if err != nil {
 		return p, providerUnreachable(p.Method, err)
 	}
@@ -626,7 +635,9 @@ func (h *Hub) CancelPayment(ctx context.Context, id string) (*kvitt.Payment, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
 	defer cancel()
+	start := time.Now()
 	u, err := prov.Cancel(cctx, till, p)
+	h.providerCalled(cctx, p.Method, "cancel", start, err, u.ErrorCode)
 	if err != nil {
 		h.scheduleSync(ctx, id, time.Second)
 		return nil, providerUnreachable(p.Method, err)
@@ -848,6 +859,41 @@ func (h *Hub) Callback(ctx context.Context, method string, r *http.Request) erro
 	if err != nil {
 		// The callback arrived; the re-read failed. The poller will try again.
 		h.scheduleSync(ctx, p.ID, time.Second)
+	}
+	return nil
+}
+
+// DisabledMethodsKey is the setting holding the payment methods disabled
+// at a till (a JSON array of method names), set by the back office with
+// PUT /v1/tills/{id}/disabled-methods.
+func DisabledMethodsKey(tillID string) string { return "disabled_methods:till:" + tillID }
+
+// DisabledMethods returns the methods disabled at a till (none when never set).
+func DisabledMethods(tx kvitt.Tx, tillID string) ([]string, error) {
+	v, err := tx.GetSetting(DisabledMethodsKey(tillID))
+	if kvitt.ErrorCode(err) == kvitt.ENOTFOUND {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if err := json.Unmarshal([]byte(v), &out); err != nil {
+		return nil, kvitt.Errorf(kvitt.EINTERNAL, "the disabled methods of till %s are not readable: %v", tillID, err)
+	}
+	return out, nil
+}
+
+// checkMethodEnabled refuses a payment by a method disabled at the till.
+func checkMethodEnabled(tx kvitt.Tx, tillID, method string) error {
+	off, err := DisabledMethods(tx, tillID)
+	if err != nil {
+		return err
+	}
+	for _, m := range off {
+		if m == method {
+			return kvitt.FieldError("method", "%q is disabled at till %s (enable it in the back office's settings)", method, tillID)
+		}
 	}
 	return nil
 }

@@ -134,7 +134,9 @@ func (h *Hub) captureForSale(ctx context.Context, saleID string) error {
 	}
 	for _, p := range todo {
 		cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
+		start := time.Now()
 		u, err := h.providers[p.Method].(kvitt.Capturer).Capture(cctx, till, p)
+		h.providerCalled(cctx, p.Method, "capture", start, err, u.ErrorCode)
 		cancel()
 		if err != nil {
 			// Captured or not, the sync job asks; completing again captures

@@ -129,7 +129,9 @@ func (h *Hub) flightOf(prov kvitt.Provider) time.Duration {
 // lost answer of a short call (the request is over), while a terminal may
 // still be serving a long one until the refund's InFlightUntil.
 func (h *Hub) callRefund(ctx context.Context, prov kvitt.Provider, till *kvitt.Till, p *kvitt.Payment, r *kvitt.Refund, long bool) (*kvitt.Refund, error) {
+	start := time.Now()
 	ru, err := prov.Refund(ctx, till, p, r)
+	h.providerCalled(ctx, p.Method, "refund", start, err, ru.ErrorCode)
 	bg := context.WithoutCancel(ctx)
 	if err != nil {
 		h.Logger.Warn("refund: no answer", "refund", r.ID, "err", err)
@@ -330,7 +332,9 @@ func (h *Hub) SyncRefund(ctx context.Context, id, cause string) (*kvitt.Refund, 
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
 	defer cancel()
+	start := time.Now()
 	ru, err := st.RefundStatus(cctx, till, p, r)
+	h.providerCalled(cctx, p.Method, "refund_status", start, err, ru.ErrorCode)
 	if err != nil {
 		return r, providerUnreachable(p.Method, err)
 	}
@@ -366,7 +370,9 @@ func (h *Hub) CancelRefund(ctx context.Context, id string) (*kvitt.Refund, error
 	defer unsub()
 	cctx, cancel := context.WithTimeout(ctx, h.ProviderTimeout)
 	defer cancel()
+	start := time.Now()
 	ru, err := rc.CancelRefund(cctx, till, p, r)
+	h.providerCalled(cctx, p.Method, "refund_cancel", start, err, ru.ErrorCode)
 	if err != nil {
 		h.Store.Update(context.WithoutCancel(ctx), func(tx kvitt.Tx) error {
 			return tx.EnqueueJob(&kvitt.Job{Kind: jobRefundSync, Ref: r.ID, RunAt: h.now().Add(time.Second)})

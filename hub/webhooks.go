@@ -637,6 +637,9 @@ func (w *webhooks) deliver(ctx context.Context, j *kvitt.Job) (time.Duration, er
 			// run sends it again, with the same webhook-id.
 			return 0, ctx.Err()
 		}
+		if !res.ok() {
+			h.metrics.WebhookDeliveryFailed(res.status)
+		}
 		next, err := w.record(ctx, s.ID, d, res, now)
 		if isCode(err, kvitt.ECONFLICT) || isCode(err, kvitt.ENOTFOUND) {
 			continue // redelivered, disabled or deleted meanwhile: look again
@@ -674,6 +677,12 @@ func (w *webhooks) send(ctx context.Context, s *kvitt.WebhookSubscription, d *kv
 	req.Header.Set("webhook-signature", SignWebhook(s.Secrets, d.ID, now, d.Payload))
 	resp, err := w.o.Client.Do(req)
 	if err != nil {
+		// Without the URL (the subscription's, whose query may hold a
+		// token): the error goes to the delivery log, the notice and the log.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return sendResult{err: "no answer: " + err.Error()}
 	}
 	defer resp.Body.Close()
@@ -756,7 +765,12 @@ func (w *webhooks) record(ctx context.Context, subID string, sent *kvitt.Webhook
 		return tx.UpdateWebhook(s)
 	})
 	if err == nil && disabled != nil {
-		h.Logger.Warn("webhook disabled", "webhook", disabled.ID, "url", disabled.URL, "notice", disabled.Notice)
+		logURL := disabled.URL
+		if u, err := url.Parse(logURL); err == nil && u.RawQuery != "" {
+			u.RawQuery = "REDACTED" // a token in the query is a secret
+			logURL = u.String()
+		}
+		h.Logger.Warn("webhook disabled", "webhook", disabled.ID, "url", logURL, "notice", disabled.Notice)
 	}
 	return next, err
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) kvitt.Store) {
 		{"Users", testUsers},
 		{"Lists", testLists},
 		{"Webhooks", testWebhooks},
+		{"JobStats", testJobStats},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

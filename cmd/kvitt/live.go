@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/kvitt-hub/kvitt/controlunit"
+	"github.com/kvitt-hub/kvitt/swish"
 )
 
 // configureLive connects the real providers of the configuration.
@@ -17,6 +18,9 @@ func (m *Main) configureLive(ctx context.Context, publicURL string) error {
 		tlsc, err := clientTLS(cc.CertFile, cc.KeyFile, cc.CAFile)
 		if err != nil {
 			return fmt.Errorf("control unit %s: %w", name, err)
+		}
+		if len(tlsc.Certificates) > 0 {
+			m.certs.Set("control_unit:"+name, swish.Expiry(tlsc.Certificates[0]))
 		}
 		cu, err := controlunit.New(controlunit.Config{URL: cc.URL, TLS: tlsc})
 		if err != nil {

@@ -43,9 +43,12 @@ type Main struct {
 	workerWG chan struct{}
 	closers  []func() error
 
-	// registry holds the metrics; certExpiry is a provider certificate's expiry.
+	// registry holds the metrics; certExpiry is a provider certificate's
+	// expiry (Unix time), certs each loaded certificate's, exported as the
+	// seconds left.
 	registry   *prometheus.Registry
 	certExpiry *prometheus.GaugeVec
+	certs      *kvitthttp.Certificates
 	// readyChecks fail /readyz; warnings show there without failing it.
 	readyChecks []func() []string
 	warnings    []func() []string
@@ -70,8 +73,19 @@ func (m *Main) ParseFlags(args []string) error {
 	addr := fs.String("addr", "", "HTTP listen address (default 127.0.0.1:8080)")
 	live := fs.Bool("live", false, "live mode: real providers from the config file, no simulators")
 	database := fs.String("database", "", "PostgreSQL URL (postgres://…); default: SQLite in the data directory")
+	logFormat := fs.String("log-format", "", "text (default) or json, one object per line ($KVITT_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *logFormat == "" {
+		*logFormat = m.getenv("KVITT_LOG_FORMAT")
+	}
+	switch *logFormat {
+	case "", "text":
+	case "json":
+		m.logger = slog.New(slog.NewJSONHandler(m.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	default:
+		return fmt.Errorf("serve: --log-format %q: use text or json", *logFormat)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
@@ -117,7 +131,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.registry = prometheus.NewRegistry()
 	m.certExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kvitt_certificate_expiry_timestamp_seconds",
 		Help: "When a provider's client certificate expires (Unix time)."}, []string{"provider"})
-	m.registry.MustRegister(m.certExpiry)
+	m.certs = &kvitthttp.Certificates{}
+	m.registry.MustRegister(m.certExpiry, m.certs, kvitthttp.JobsCollector(db, m.logger))
 	m.hub = hub.New(db, m.logger)
 	m.hub.Sandbox = c.Sandbox
 	m.hub.Register(cash.Provider{}, nil)
@@ -164,7 +179,8 @@ func (m *Main) Run(ctx context.Context) error {
 	var api *kvitthttp.Server
 	whoIs := func(r *http.Request) (kvitthttp.Principal, bool) { return api.WhoIs(r) }
 	api = kvitthttp.NewServer(&kvitthttp.Server{Hub: m.hub, Store: db, Logger: m.logger, AdminKeyHash: adminHash,
-		PublicURL: publicURL, Ready: m.ready, Warnings: m.currentWarnings, Registry: m.registry, UI: m.ui(whoIs)})
+		PublicURL: publicURL, Ready: m.ready, Warnings: m.currentWarnings, Registry: m.registry, UI: m.ui(whoIs),
+		SwishCert: newSwishCertAPI(m), Providers: providerSettings{c}})
 	var demoPassword string
 	if c.Sandbox {
 		if demoPassword, err = m.ensureDemoUser(ctx); err != nil {

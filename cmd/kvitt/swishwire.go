@@ -110,6 +110,7 @@ func liveSwish(ctx context.Context, m *Main, publicURL string) error {
 		}
 	}
 	m.certExpiry.WithLabelValues("swish").Set(float64(expiry.Unix()))
+	m.certs.Set("swish", expiry)
 	m.warnings = append(m.warnings, func() []string {
 		switch left := time.Until(expiry); {
 		case left <= 0:

@@ -411,7 +411,7 @@
           mp.push(el("span", { "class": "hint", text: t("a.notpaired") }));
         }
         rows.appendChild(el("tr", { "data-id": tl.id }, [td([el("strong", { text: tl.id }), tl.name ? " " + tl.name : ""]), td([tl.store_id || ""]), td([tl.register_id || ""]),
-          td([devices.join(", ") || t("a.none")]), td([(methods.join(", ") || t("a.none")) + " " + t("a.configured")]), td(mp)]));
+          td([devices.join(", ") || t("a.none")]), td([methods.map(function (m) { return label("method.", m); }).join(", ") || t("a.none")]), td(mp)]));
       });
     }
     function reload() { return loadTills().then(function () { render(); fillTillSelect($("p-till")); }, fail()); }
@@ -547,9 +547,240 @@
     }, fail());
   }
 
+  // Settings: payment methods per till, the stores' accounts, the Swish
+  // certificate, the Computop and Svea set-up. Each part reads and changes
+  // its data through the API route that owns it.
+  function settingsSection() {
+    var settings = null;
+    function idOf(s) { return String(s).replace(/[^A-Za-z0-9_-]/g, "-"); }
+
+    // Payment methods per till: offered (the till's disabled methods) and quick buttons.
+    function tillForm(tl) {
+      var fid = "tm-" + idOf(tl.till_id);
+      var form = el("form", { "class": "adm-form till-methods", id: fid, "data-till": tl.till_id, novalidate: "" });
+      var fs = el("fieldset", {}, [el("legend", { text: t("s.tilltitle", { till: tl.till_id }) + (tl.name ? " – " + tl.name : "") + " (" + tl.store_id + (tl.currency ? ", " + tl.currency : "") + ")" })]);
+      var body = el("tbody");
+      settings.methods.forEach(function (m) {
+        var on = el("input", { type: "checkbox", id: fid + "-on-" + idOf(m), "class": "m-on", value: m });
+        on.checked = (tl.disabled_methods || []).indexOf(m) < 0;
+        var q = el("input", { type: "number", min: "1", step: "1", id: fid + "-q-" + idOf(m), "class": "m-quick", "data-method": m, inputmode: "numeric" });
+        var qi = (tl.quick_methods || []).indexOf(m);
+        if (qi >= 0) { q.value = String(qi + 1); }
+        var note = (tl.available || []).indexOf(m) < 0 ? [el("br"), el("small", { "class": "hint", text: t("s.na") })] : [];
+        body.appendChild(el("tr", { "data-method": m }, [
+          td([el("label", { "for": on.id, text: label("method.", m) })].concat(note)),
+          td([on]),
+          td([el("label", { "for": q.id, "class": "sr-only", text: t("s.quick") + " " + label("method.", m) }), q])]));
+      });
+      fs.appendChild(el("div", { "class": "table-wrap" }, [el("table", { "class": "list methods" }, [
+        el("thead", {}, [el("tr", {}, [el("th", { scope: "col", text: t("s.method") }), el("th", { scope: "col", text: t("s.on") }), el("th", { scope: "col", text: t("s.quick") })])]), body])]));
+      var errBox = el("p", { "class": "error", role: "alert", id: fid + "-error", hidden: "" });
+      fs.appendChild(errBox);
+      fs.appendChild(el("button", { type: "submit", "class": "primary small", id: fid + "-save", text: t("s.save", { till: tl.till_id }) }));
+      form.appendChild(fs);
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        clearErrors(form);
+        errBox.hidden = true;
+        var off = [], quick = [];
+        form.querySelectorAll("input.m-on").forEach(function (c) { c.removeAttribute("data-field"); if (!c.checked) { off.push(c); } });
+        form.querySelectorAll("input.m-quick").forEach(function (q) { q.removeAttribute("data-field"); if (q.value.trim() !== "") { quick.push(q); } });
+        quick.sort(function (a, b) { return Number(a.value) - Number(b.value); });
+        // The API names a list's entry (methods[1]): its field here.
+        off.forEach(function (c, i) { c.setAttribute("data-field", "methods[" + i + "]"); });
+        var path = "/v1/tills/" + enc(tl.till_id);
+        k.api("PUT", path + "/disabled-methods", { methods: off.map(function (c) { return c.value; }) }).then(function () {
+          form.querySelectorAll("input.m-on").forEach(function (c) { c.removeAttribute("data-field"); });
+          quick.forEach(function (q, i) { q.setAttribute("data-field", "methods[" + i + "]"); });
+          return k.api("PUT", path + "/quick-methods", { methods: quick.map(function (q) { return q.dataset.method; }) });
+        }).then(function () {
+          status(t("s.saved", { till: tl.till_id }));
+          return loadMethods(tl.till_id);
+        }, fail(form, errBox));
+      });
+      return form;
+    }
+    function loadMethods(focusTill) {
+      return k.api("GET", "/v1/settings/methods").then(function (r) {
+        settings = r;
+        var box = $("till-methods");
+        clear(box);
+        (r.tills || []).forEach(function (tl) { box.appendChild(tillForm(tl)); });
+        if (focusTill) { var b = $("tm-" + idOf(focusTill) + "-save"); if (b) { b.focus(); } }
+        return r;
+      }, fail());
+    }
+
+    // The accounts of a store: every setting in force; an empty field is the default.
+    var accounts = null;
+    function accField(box, group, key, value, name) {
+      var id = "acc-" + group.charAt(0) + "-" + idOf(key);
+      var input = el("input", { id: id, "data-field": group + "." + key, "data-key": key, inputmode: "numeric", autocomplete: "off", size: "6" });
+      input.value = value || "";
+      box.appendChild(el("div", { "class": "fld" }, [el("label", { "for": id, text: name }), input]));
+    }
+    function keysOf(o) { return Object.keys(o || {}); }
+    function union(a, b) { var out = a.slice(); b.forEach(function (x) { if (out.indexOf(x) < 0) { out.push(x); } }); return out; }
+    function byRate(a, b) { return Number(b) - Number(a); }
+    function renderAccounts(a) {
+      accounts = a;
+      var form = $("accounts-form");
+      clearErrors(form);
+      ["acc-methods", "acc-sales", "acc-vat", "acc-returns"].forEach(function (id) { clear($(id)); });
+      var methods = union(settings ? settings.methods : [], keysOf(a.methods));
+      methods.forEach(function (m) { accField($("acc-methods"), "methods", m, (a.methods || {})[m], label("method.", m)); });
+      var rates = union(keysOf(a.sales), keysOf(a.vat)).sort(byRate);
+      keysOf(a.sales).sort(byRate).forEach(function (r) { accField($("acc-sales"), "sales", r, a.sales[r], r + " %"); });
+      keysOf(a.vat).sort(byRate).forEach(function (r) { accField($("acc-vat"), "vat", r, a.vat[r], r + " %"); });
+      union(rates, keysOf(a.returns)).sort(byRate).forEach(function (r) { accField($("acc-returns"), "returns", r, (a.returns || {})[r], r + " %"); });
+      $("acc-tips").value = a.tips || "";
+      $("acc-rounding").value = a.rounding || "";
+      $("acc-series").value = a.series || "";
+    }
+    function loadAccounts() {
+      var store = $("acc-store").value;
+      if (!store) { return Promise.resolve(); }
+      return k.api("GET", "/v1/bookkeeping/stores/" + enc(store) + "/accounts").then(renderAccounts, fail($("accounts-form"), $("accounts-error")));
+    }
+    function collect(box) {
+      var out = {};
+      box.querySelectorAll("input").forEach(function (i) { var v = i.value.trim(); if (v !== "") { out[i.dataset.key] = v; } });
+      return out;
+    }
+    $("acc-store").addEventListener("change", loadAccounts);
+    $("accounts-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var form = $("accounts-form"), store = $("acc-store").value;
+      clearErrors(form);
+      $("accounts-error").hidden = true;
+      var body = { methods: collect($("acc-methods")), sales: collect($("acc-sales")), vat: collect($("acc-vat")), returns: collect($("acc-returns")),
+        tips: $("acc-tips").value.trim(), rounding: $("acc-rounding").value.trim(), series: $("acc-series").value.trim(), names: (accounts && accounts.names) || {} };
+      k.api("PUT", "/v1/bookkeeping/stores/" + enc(store) + "/accounts", body).then(function (a) {
+        renderAccounts(a);
+        status(t("s.accsaved", { store: store }));
+      }, fail(form, $("accounts-error")));
+    });
+
+    // The Swish certificate: the CLI's steps through the API.
+    function certLine(title, c) {
+      var words = [c.subject];
+      if (c.swish_number) { words.push(t("s.number", { n: c.swish_number })); }
+      var date = c.not_after ? c.not_after.slice(0, 10) : "";
+      words.push(c.days_left >= 0 ? t("s.expires", { date: date, days: c.days_left }) : t("s.expired", { date: date }));
+      var dd = el("dd", { "class": "cert", "data-days-left": String(c.days_left) }, [words.join(" · ")]);
+      if (c.file) { dd.appendChild(el("br")); dd.appendChild(el("code", { text: c.file })); }
+      (c.warnings || []).forEach(function (w) { dd.appendChild(el("br")); dd.appendChild(el("small", { "class": "error", text: w })); });
+      return [el("dt", { text: title }), dd];
+    }
+    function renderSwish(st) {
+      var dl = $("swish-status");
+      clear(dl);
+      $("swish-sandbox").hidden = !st.sandbox;
+      $("csr-simsign").hidden = !st.sandbox;
+      if (st.in_use) { certLine(t("s.inuse"), st.in_use).forEach(function (n) { dl.appendChild(n); }); }
+      if (st.imported) { certLine(t("s.imported"), st.imported).forEach(function (n) { dl.appendChild(n); }); }
+      if (!st.in_use && !st.imported) { dl.appendChild(el("dt", { text: t("s.inuse") })); dl.appendChild(el("dd", { id: "swish-none", text: t("s.none") })); }
+      if (st.request) {
+        dl.appendChild(el("dt", { text: t("s.request") }));
+        dl.appendChild(el("dd", {}, [t("s.made", { t: when(st.request.created_at) }) + " ", el("code", { text: st.request.csr_file })]));
+        showCSR(st.request.csr);
+      }
+      $("swish-restart").hidden = !st.restart_needed;
+      // The sandbox's own note says it in the page's language.
+      $("swish-next").textContent = st.sandbox ? "" : (st.next || "");
+    }
+    var csrURL = null;
+    function showCSR(pem) {
+      $("csr-pem").value = pem;
+      if (csrURL) { URL.revokeObjectURL(csrURL); }
+      csrURL = URL.createObjectURL(new Blob([pem], { type: "application/pkcs10" }));
+      $("csr-download").href = csrURL;
+      $("csr-shown").hidden = false;
+    }
+    function loadSwish() { return k.api("GET", "/v1/swish/certificate").then(renderSwish, fail()); }
+    $("csr-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var form = $("csr-form");
+      clearErrors(form);
+      status(t("s.working"));
+      $("csr-make").disabled = true;
+      k.api("POST", "/v1/swish/csr", { organisation: $("csr-org").value.trim(), swish_number: $("csr-number").value.trim() }).then(function (r) {
+        $("csr-make").disabled = false;
+        showCSR(r.csr);
+        status(t("s.csrmade"));
+        $("csr-pem").focus();
+        return loadSwish();
+      }, function (err) { $("csr-make").disabled = false; fail(form)(err); });
+    });
+    $("csr-simsign").addEventListener("click", function () {
+      clearErrors($("cert-form"));
+      k.api("POST", "/v1/sandbox/swish/sign-csr", { csr: $("csr-pem").value }).then(function (r) {
+        $("cert-pem").value = r.certificate;
+        status(t("s.signed"));
+        $("cert-pem").focus();
+      }, fail());
+    });
+    function readFile(file) {
+      return new Promise(function (resolve, reject) {
+        var fr = new FileReader();
+        fr.onload = function () {
+          var b = new Uint8Array(fr.result), head = "";
+          for (var i = 0; i < Math.min(b.length, 64); i++) { head += String.fromCharCode(b[i]); }
+          if (head.indexOf("-----BEGIN") >= 0 || /^\s*-----BEGIN/.test(head)) { resolve(new TextDecoder().decode(b)); return; }
+          var bin = ""; for (var j = 0; j < b.length; j++) { bin += String.fromCharCode(b[j]); }
+          resolve(btoa(bin));
+        };
+        fr.onerror = function () { reject(fr.error); };
+        fr.readAsArrayBuffer(file);
+      });
+    }
+    $("cert-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var form = $("cert-form"), f = $("cert-file").files[0];
+      clearErrors(form);
+      $("cert-error").hidden = true;
+      (f ? readFile(f) : Promise.resolve($("cert-pem").value)).then(function (cert) {
+        return k.api("PUT", "/v1/swish/certificate", { certificate: cert, allow_incomplete: $("cert-incomplete").checked });
+      }).then(function (st) {
+        renderSwish(st);
+        $("cert-file").value = "";
+        status(t("s.certok"));
+      }, fail(form, $("cert-error")));
+    });
+    document.querySelectorAll("button.copy").forEach(function (b) {
+      b.addEventListener("click", function () { var i = $(b.dataset.copy); copy(i.value, i); });
+    });
+
+    // Computop and Svea: read-only, never a secret.
+    function loadProviders() {
+      return k.api("GET", "/v1/settings/providers").then(function (r) {
+        var rows = $("prov-rows");
+        clear(rows);
+        (r.providers || []).forEach(function (p) {
+          var st = p.sandbox ? t("s.sandbox") : (p.configured ? t("s.configured") : t("s.notconfigured"));
+          var env = p.environment ? label("s.env.", p.environment) + (p.host ? " (" + p.host + ")" : "") : "";
+          var secrets = el("ul", { "class": "plain" }, (p.secrets || []).map(function (x) { return el("li", {}, [el("code", { text: x.key }), " " + (x.set ? t("s.set") : t("s.notset"))]); }));
+          var keys = el("small", {}, [(p.keys || []).join(", ")]);
+          rows.appendChild(el("tr", { "data-provider": p.provider }, [td([el("strong", { text: p.name }), el("br"), el("code", { text: p.provider })]), td([st]),
+            td([p.merchant_id || ""]), td([env]), td([secrets]), td([keys, el("br"), el("small", { "class": "hint", text: p.doc || "" })])]));
+        });
+      }, fail());
+    }
+
+    loadMethods().then(function (r) {
+      var sel = $("acc-store");
+      ((r && r.stores) || []).forEach(function (st) { sel.appendChild(el("option", { value: st.id }, [st.id + (st.name ? " – " + st.name : "")])); });
+      var want = new URLSearchParams(location.search).get("store");
+      if (want) { sel.value = want; }
+      return loadAccounts();
+    });
+    loadSwish();
+    loadProviders();
+  }
+
   var sections = {
     payments: listSection, refunds: listSection, receipts: listSection, orders: ordersSection, neworder: newOrderSection,
-    picking: pickingSection, reports: reportsSection, tills: tillsSection, keys: keysSection, users: usersSection, sms: smsSection
+    picking: pickingSection, reports: reportsSection, tills: tillsSection, settings: settingsSection, keys: keysSection, users: usersSection, sms: smsSection
   };
   document.addEventListener("DOMContentLoaded", function () { if (sections[section]) { sections[section](); } });
 })();
