@@ -2,15 +2,19 @@ package ui
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/kvitt-hub/kvitt"
 	kvitthttp "github.com/kvitt-hub/kvitt/http"
+	"github.com/kvitt-hub/kvitt/hub"
 )
 
 // The back office (/admin/…, issue 12; docs/backoffice.md): payments,
 // refunds, receipts, Svea Instore orders, the picking list, X/Z reports,
 // tills and MobilePay pairing, the settings (payment methods per till,
-// accounts, the Swish certificate, Computop and Svea), API keys, users and, in the sandbox, the
+// accounts, the Swish certificate, Computop and Svea), the outgoing webhook
+// subscriptions, API keys, users and, in the sandbox, the
 // customer's side of an order. One page, one section per URL
 // (/admin/payments, /admin/orders/new…). The page is only a frame: its
 // script (admin.js) reads and changes everything through the JSON API
@@ -40,6 +44,7 @@ var adminSections = []adminSection{
 	{ID: "reports", Label: "admin.reports"},
 	{ID: "tills", Label: "admin.tills"},
 	{ID: "settings", Label: "admin.settings"},
+	{ID: "webhooks", Label: "admin.webhooks"},
 	{ID: "keys", Label: "admin.keys", Admin: true},
 	{ID: "users", Label: "admin.users", Admin: true},
 	{ID: "sms", Label: "admin.sms", Sandbox: true},
@@ -51,6 +56,51 @@ type adminData struct {
 	Sections []adminSection // the menu: what this user may open
 	// The choices of the filters and forms.
 	PaymentStates, RefundStates, OrderStates, Methods, Scopes, Roles []string
+	// WebhookEvents are the event filters the webhook API takes.
+	WebhookEvents []webhookEventChoice
+}
+
+// webhookEventChoice is one event filter of a new webhook subscription:
+// "*", a family ("payment") or, where a family has several, an event
+// type ("receipt.registered").
+type webhookEventChoice struct {
+	Value string
+	Label string // dictionary key
+	Types string // the event types it selects
+	Type  bool   // an event type (indented under its family)
+}
+
+// webhookEventChoices are the filters the API accepts (hub.WebhookEventTypes
+// and their families), for the form's checkboxes.
+func webhookEventChoices() []webhookEventChoice {
+	out := []webhookEventChoice{{Value: "*", Label: "admin.wh.ev.all"}}
+	types := hub.WebhookEventTypes()
+	byFamily := map[string][]string{}
+	var families []string
+	for _, typ := range types {
+		f, _, _ := strings.Cut(typ, ".")
+		if byFamily[f] == nil {
+			families = append(families, f)
+		}
+		byFamily[f] = append(byFamily[f], typ)
+	}
+	// docs/webhooks.md's order; a family it does not know yet comes last.
+	rank := func(f string) int {
+		if i := slices.Index([]string{"payment", "refund", "receipt", "report", "order"}, f); i >= 0 {
+			return i
+		}
+		return 99
+	}
+	slices.SortStableFunc(families, func(a, b string) int { return rank(a) - rank(b) })
+	for _, f := range families {
+		out = append(out, webhookEventChoice{Value: f, Label: "admin.wh.ev." + f, Types: strings.Join(byFamily[f], ", ")})
+		if len(byFamily[f]) > 1 {
+			for _, typ := range byFamily[f] {
+				out = append(out, webhookEventChoice{Value: typ, Label: "admin.wh.ev." + typ, Types: typ, Type: true})
+			}
+		}
+	}
+	return out
 }
 
 var (
@@ -98,6 +148,9 @@ func (h *handler) admin(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	d := adminData{Section: *sec, PaymentStates: adminPaymentStates, RefundStates: adminRefundStates, OrderStates: adminOrderStates,
 		Methods: adminMethods, Scopes: adminScopes, Roles: adminRoles}
+	if sec.ID == "webhooks" {
+		d.WebhookEvents = webhookEventChoices()
+	}
 	for _, s := range adminSections {
 		if s.Hidden || (s.Sandbox && !h.Sandbox) || (s.Admin && !kvitthttp.Can(*p, kvitt.ScopeAdmin)) {
 			continue
@@ -379,4 +432,67 @@ func init() {
 		all["js."+k] = v
 	}
 	words(all)
+}
+
+// The webhooks section's words (docs/webhooks.md).
+func init() {
+	words(map[string][2]string{
+		"admin.webhooks": {"Webhooks", "Webhooks"},
+		"admin.wh.hint": {"kvitt skickar händelser (betalningar, returer, kvitton, Z-rapporter, ordrar) till era egna system som signerade HTTP-anrop enligt Standard Webhooks. Se",
+			"kvitt sends events (payments, refunds, receipts, Z reports, orders) to your own systems as signed HTTP requests, as Standard Webhooks do. See"},
+		"admin.wh.new":                   {"Ny prenumeration", "New subscription"},
+		"admin.wh.url":                   {"Mottagarens adress (https://…)", "The receiver's URL (https://…)"},
+		"admin.wh.desc":                  {"Beskrivning (valfri)", "Description (optional)"},
+		"admin.wh.merchant":              {"Handlare", "Merchant"},
+		"admin.wh.choose":                {"Välj…", "Choose…"},
+		"admin.wh.events":                {"Händelser", "Events"},
+		"admin.wh.create":                {"Skapa prenumerationen", "Create the subscription"},
+		"admin.wh.ev.all":                {"Alla händelser (*)", "Every event (*)"},
+		"admin.wh.ev.payment":            {"Betalningar", "Payments"},
+		"admin.wh.ev.refund":             {"Returer och återbetalningar", "Refunds"},
+		"admin.wh.ev.receipt":            {"Kvitton", "Receipts"},
+		"admin.wh.ev.report":             {"Z-rapporter", "Z reports"},
+		"admin.wh.ev.order":              {"Ordrar (Svea)", "Orders (Svea)"},
+		"admin.wh.ev.receipt.issued":     {"bara utfärdade", "issued only"},
+		"admin.wh.ev.receipt.registered": {"bara registrerade i kontrollenheten", "registered by the control unit only"},
+		"admin.wh.once":                  {"Hemligheten visas bara nu. Kopiera den till mottagaren.", "The secret is shown only now. Copy it to the receiver."},
+		"admin.wh.secret":                {"Signeringshemlighet", "Signing secret"},
+		"admin.wh.verify": {"Mottagaren kontrollerar varje anrops signatur (huvudena webhook-id, webhook-timestamp och webhook-signature) med hemligheten, helst med ett Standard Webhooks-bibliotek, innan den läser innehållet. Så här:",
+			"The receiver checks each request's signature (the headers webhook-id, webhook-timestamp and webhook-signature) with the secret, best with a Standard Webhooks library, before it reads the body. How:"},
+		"admin.wh.rotated":   {"Den gamla hemligheten signerar också i 24 timmar till, så båda gäller under tiden: byt hemlighet hos mottagaren före", "The old secret keeps signing for 24 hours too, so both are valid meanwhile: deploy the new one to the receiver before"},
+		"admin.wh.list":      {"Prenumerationer", "Subscriptions"},
+		"admin.wh.empty":     {"Inga prenumerationer än.", "No subscriptions yet."},
+		"admin.wh.last":      {"Senaste leverans", "Last delivery"},
+		"admin.wh.log":       {"Leveranslogg", "Delivery log"},
+		"admin.wh.event":     {"Händelse", "Event"},
+		"admin.wh.seq":       {"Journal nr", "Journal seq."},
+		"admin.wh.attempts":  {"Försök", "Attempts"},
+		"admin.wh.result":    {"Senaste svar", "Last answer"},
+		"admin.wh.next":      {"Nästa försök", "Next attempt"},
+		"admin.wh.refresh":   {"Uppdatera", "Refresh"},
+		"admin.wh.logempty":  {"Inga leveranser än: prenumerationen får händelserna som sker efter att den skapades.", "No deliveries yet: the subscription gets the events that happen after it was made."},
+		"admin.wh.delete":    {"Ja, ta bort", "Yes, delete it"},
+		"js.wh.created":      {"Prenumeration {id} skapad.", "Subscription {id} created."},
+		"js.wh.rotatedok":    {"Ny hemlighet för {url}.", "New secret for {url}."},
+		"js.wh.deleted":      {"Prenumerationen är borttagen.", "The subscription is deleted."},
+		"js.wh.enabled":      {"Aktiv", "Enabled"},
+		"js.wh.disabled":     {"Avstängd", "Disabled"},
+		"js.wh.disabledby":   {"Avstängd av kvitt", "Disabled by kvitt"},
+		"js.wh.enable":       {"Aktivera", "Enable"},
+		"js.wh.disable":      {"Stäng av", "Disable"},
+		"js.wh.rotate":       {"Ny hemlighet", "Rotate the secret"},
+		"js.wh.delete":       {"Ta bort", "Delete"},
+		"js.wh.log":          {"Leveranslogg", "Delivery log"},
+		"js.wh.logof":        {"Leveranslogg för {url}", "Delivery log of {url}"},
+		"js.wh.sure":         {"Ta bort prenumerationen till {url}? Leveransloggen tas bort och det som väntar skickas inte.", "Delete the subscription to {url}? Its delivery log goes too, and what is queued is not sent."},
+		"js.wh.redeliver":    {"Skicka igen", "Redeliver"},
+		"js.wh.redelivered":  {"Händelsen skickas igen.", "The event is sent again."},
+		"js.wh.merchant":     {"Handlare {id}", "Merchant {id}"},
+		"js.wh.none":         {"Ingen än", "None yet"},
+		"js.wh.st.delivered": {"Levererad", "Delivered"},
+		"js.wh.st.pending":   {"Väntar", "Pending"},
+		"js.wh.http":         {"HTTP {status}", "HTTP {status}"},
+		"js.wh.noanswer":     {"inget svar", "no answer"},
+		"js.wh.since":        {"sedan {t}", "since {t}"},
+	})
 }

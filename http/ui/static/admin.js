@@ -778,9 +778,218 @@
     loadProviders();
   }
 
+  // Webhooks (docs/webhooks.md): the merchant's subscriptions, a new one
+  // (its secret shown once), enable or disable, a new secret, delete (after
+  // a confirm step) and each one's delivery log with redelivery
+  // (/admin/webhooks?id=wh_… opens it). Every control is there for every
+  // role: the API decides, and what it refuses (a back-office user's
+  // change) is shown in its words.
+  function webhooksSection() {
+    var form = $("wh-form"), rows = $("rows"), logRows = $("wh-log-rows");
+    var logSub = null, logAfter = "", deleting = null, deleteFrom = null;
+
+    function stateWords(d) {
+      var out = [];
+      if (d.last_status) { out.push(t("wh.http", { status: d.last_status })); } else if (d.attempts && d.state !== "delivered") { out.push(t("wh.noanswer")); }
+      if (d.last_error) { out.push(d.last_error); }
+      return out.join(": ");
+    }
+    function deliveryState(d) {
+      return el("span", { "class": "st st-" + d.state, text: label("wh.st.", d.state) });
+    }
+    function lastCell(s) {
+      var cell = td([t("a.loading")], "wh-last");
+      k.api("GET", "/v1/webhooks/" + enc(s.id) + "/deliveries?limit=1").then(function (r) {
+        clear(cell);
+        var d = (r.deliveries || [])[0];
+        if (!d) { cell.appendChild(el("span", { "class": "hint", text: t("wh.none") })); return; }
+        cell.setAttribute("data-state", d.state);
+        cell.appendChild(deliveryState(d));
+        cell.appendChild(document.createTextNode(" " + when(d.delivered_at || d.last_attempt_at || d.created_at)));
+        cell.appendChild(el("br"));
+        cell.appendChild(el("code", { text: d.event }));
+        var words = stateWords(d);
+        if (words && d.state !== "delivered") { cell.appendChild(el("br")); cell.appendChild(el("small", { "class": "error", text: words })); }
+      }, function (err) { clear(cell); cell.appendChild(el("small", { "class": "error", text: err.message })); });
+      return cell;
+    }
+    function subRow(s) {
+      var name = s.description ? s.description + " " + s.url : s.url;
+      var st = [el("span", { "class": "st " + (s.enabled ? "st-on" : "st-off"), text: s.enabled ? t("wh.enabled") : (s.notice ? t("wh.disabledby") : t("wh.disabled")) })];
+      if (!s.enabled && s.disabled_at) { st.push(" " + t("wh.since", { t: when(s.disabled_at) })); }
+      if (s.notice) { st.push(el("br"), el("small", { "class": "error wh-notice", text: s.notice })); }
+      var acts = [
+        button(t("wh.log"), "secondary small wh-logbtn", function () { openLog(s); }, { "aria-label": t("wh.logof", { url: name }) }),
+        button(s.enabled ? t("wh.disable") : t("wh.enable"), "secondary small wh-toggle", function () {
+          act(k.api("PATCH", "/v1/webhooks/" + enc(s.id), { enabled: !s.enabled }), s.id, "wh-toggle");
+        }, { "aria-label": (s.enabled ? t("wh.disable") : t("wh.enable")) + " " + name }),
+        button(t("wh.rotate"), "secondary small wh-rotate", function () {
+          clearErrors(null);
+          k.api("POST", "/v1/webhooks/" + enc(s.id) + "/rotate-secret").then(function (w) {
+            status(t("wh.rotatedok", { url: w.url }));
+            showSecret(w.secret, w.previous_secret_expires_at);
+          }, fail());
+        }, { "aria-label": t("wh.rotate") + " " + name }),
+        button(t("wh.delete"), "secondary small wh-delete", function (ev) { confirmDelete(s, ev.currentTarget); }, { "aria-label": t("wh.delete") + " " + name })
+      ];
+      var urlCell = [el("code", { "class": "wh-url", text: s.url })];
+      if (s.description) { urlCell.push(el("br"), el("small", { "class": "hint", text: s.description })); }
+      if (merchants.length > 1) { urlCell.push(el("br"), el("small", { "class": "hint", text: t("wh.merchant", { id: s.merchant_id }) })); }
+      return el("tr", { "data-id": s.id, "data-enabled": String(s.enabled) }, [td(urlCell), td([el("code", { text: (s.events || []).join(", ") })]), td(st), lastCell(s),
+        td([el("div", { "class": "acts" }, acts)])]);
+    }
+    function load() {
+      return k.api("GET", "/v1/webhooks").then(function (r) {
+        clear(rows);
+        var subs = r.webhooks || [];
+        subs.forEach(function (s) { rows.appendChild(subRow(s)); });
+        $("empty").hidden = subs.length > 0;
+        return subs;
+      }, function (err) { fail()(err); return []; });
+    }
+    // act runs a change, then shows the list again with the focus back on the button used.
+    function act(req, id, cls) {
+      clearErrors(null);
+      return req.then(function () {
+        status(t("a.done"));
+        return load().then(function () {
+          var b = rows.querySelector('tr[data-id="' + CSS.escape(id) + '"] .' + cls);
+          if (b) { b.focus(); }
+        });
+      }, fail());
+    }
+    function showSecret(secret, until) {
+      $("wh-secret-value").value = secret || "";
+      $("wh-rotated").hidden = !until;
+      $("wh-rotated-until").textContent = until ? when(until) : "";
+      $("wh-secret").hidden = false;
+      $("wh-secret").focus();
+    }
+
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      clearErrors(form);
+      $("wh-error").hidden = true;
+      var boxes = Array.prototype.filter.call(form.querySelectorAll("input.wh-ev"), function (c) { c.removeAttribute("data-field"); return c.checked; });
+      // The API names a list's entry (events[1]): its checkbox here.
+      boxes.forEach(function (c, i) { c.setAttribute("data-field", "events[" + i + "]"); });
+      var body = { url: $("wh-url").value.trim(), events: boxes.map(function (c) { return c.value; }) };
+      if ($("wh-desc").value.trim()) { body.description = $("wh-desc").value.trim(); }
+      // Left out with one merchant (the API takes the server's only one) or none chosen (the API asks for it).
+      if (!$("wh-merchant-fld").hidden && $("wh-merchant").value) { body.merchant_id = $("wh-merchant").value; }
+      $("wh-submit").disabled = true;
+      k.api("POST", "/v1/webhooks", body).then(function (w) {
+        $("wh-submit").disabled = false;
+        form.reset();
+        status(t("wh.created", { id: w.id }));
+        showSecret(w.secret, null);
+        load();
+      }, function (err) { $("wh-submit").disabled = false; fail(form, $("wh-error"))(err); });
+    });
+    $("wh-copy").addEventListener("click", function () { var i = $("wh-secret-value"); copy(i.value, i); });
+
+    // Delete, after a confirm step.
+    function confirmDelete(s, from) {
+      deleting = s; deleteFrom = from;
+      $("wh-confirm-text").textContent = t("wh.sure", { url: s.url });
+      $("wh-confirm").hidden = false;
+      $("wh-confirm-yes").focus();
+    }
+    $("wh-confirm-no").addEventListener("click", function () {
+      $("wh-confirm").hidden = true;
+      if (deleteFrom) { deleteFrom.focus(); }
+      deleting = null;
+    });
+    $("wh-confirm-yes").addEventListener("click", function () {
+      var s = deleting;
+      $("wh-confirm").hidden = true;
+      deleting = null;
+      if (!s) { return; }
+      clearErrors(null);
+      k.api("DELETE", "/v1/webhooks/" + enc(s.id)).then(function () {
+        if (logSub && logSub.id === s.id) { closeLog(); }
+        status(t("wh.deleted"));
+        return load().then(function () { main.focus(); });
+      }, fail());
+    });
+
+    // The delivery log of one subscription, newest first.
+    function deliveryRow(d) {
+      var next = d.state === "pending" && d.next_attempt_at ? when(d.next_attempt_at) : "";
+      return el("tr", { "data-id": d.id, "data-state": d.state, "data-event": d.event }, [td([when(d.created_at)]), td([el("code", { text: d.event })]),
+        td([String(d.journal_seq)], "num"), td([deliveryState(d), d.delivered_at ? " " + when(d.delivered_at) : ""]), td([String(d.attempts)], "num"),
+        td([el("span", { "class": d.last_error ? "error" : "", text: stateWords(d) })]), td([next]),
+        td([button(t("wh.redeliver"), "secondary small wh-redeliver", function () {
+          clearErrors(null);
+          k.api("POST", "/v1/webhooks/" + enc(logSub.id) + "/deliveries/" + enc(d.id) + "/redeliver").then(function () {
+            status(t("wh.redelivered"));
+            return loadLog(true).then(function () {
+              var b = logRows.querySelector('tr[data-id="' + CSS.escape(d.id) + '"] .wh-redeliver');
+              if (b) { b.focus(); }
+            });
+          }, fail());
+        }, { "aria-label": t("wh.redeliver") + " " + d.event + " " + d.journal_seq })])]);
+    }
+    function loadLog(reset) {
+      if (!logSub) { return Promise.resolve(); }
+      var q = new URLSearchParams({ limit: "50" });
+      if (reset) { logAfter = ""; }
+      if (logAfter) { q.set("after", logAfter); }
+      return k.api("GET", "/v1/webhooks/" + enc(logSub.id) + "/deliveries?" + q.toString()).then(function (r) {
+        if (reset) { clear(logRows); }
+        (r.deliveries || []).forEach(function (d) { logRows.appendChild(deliveryRow(d)); });
+        logAfter = r.next_after || "";
+        $("wh-log-more").hidden = !logAfter;
+        $("wh-log-empty").hidden = logRows.children.length > 0;
+      }, fail());
+    }
+    function openLog(s) {
+      logSub = s;
+      $("wh-log-title").textContent = t("wh.logof", { url: s.url });
+      history.replaceState(null, "", location.pathname + "?id=" + enc(s.id));
+      $("wh-log").hidden = false;
+      $("wh-log").focus();
+      return loadLog(true);
+    }
+    function closeLog() {
+      var id = logSub && logSub.id;
+      logSub = null;
+      $("wh-log").hidden = true;
+      history.replaceState(null, "", location.pathname);
+      var b = id && rows.querySelector('tr[data-id="' + CSS.escape(id) + '"] .wh-logbtn');
+      if (b) { b.focus(); }
+    }
+    $("wh-log-close").addEventListener("click", closeLog);
+    $("wh-log-refresh").addEventListener("click", function () { loadLog(true); load(); });
+    $("wh-log-more").addEventListener("click", function () { loadLog(false); });
+
+    // The merchants (of the stores): a choice only where there are several.
+    var merchants = [];
+    function loadMerchants() {
+      return k.api("GET", "/v1/settings/methods").then(function (r) {
+        var names = {};
+        (r.stores || []).forEach(function (st) {
+          if (!names[st.merchant_id]) { names[st.merchant_id] = []; merchants.push(st.merchant_id); }
+          names[st.merchant_id].push(st.name || st.id);
+        });
+        var sel = $("wh-merchant");
+        merchants.forEach(function (m) { sel.appendChild(el("option", { value: m, text: m + " (" + names[m].join(", ") + ")" })); });
+        $("wh-merchant-fld").hidden = merchants.length < 2;
+      }, function () { /* without the list, the API still names what is missing */ });
+    }
+
+    loadMerchants().then(load).then(function (subs) {
+      var want = new URLSearchParams(location.search).get("id");
+      if (!want) { return; }
+      var s = subs.filter(function (x) { return x.id === want; })[0];
+      if (s) { openLog(s); return; }
+      k.api("GET", "/v1/webhooks/" + enc(want)).then(openLog, fail());
+    });
+  }
+
   var sections = {
     payments: listSection, refunds: listSection, receipts: listSection, orders: ordersSection, neworder: newOrderSection,
-    picking: pickingSection, reports: reportsSection, tills: tillsSection, settings: settingsSection, keys: keysSection, users: usersSection, sms: smsSection
+    picking: pickingSection, reports: reportsSection, tills: tillsSection, settings: settingsSection, webhooks: webhooksSection, keys: keysSection, users: usersSection, sms: smsSection
   };
   document.addEventListener("DOMContentLoaded", function () { if (sections[section]) { sections[section](); } });
 })();
