@@ -18,12 +18,12 @@ ARGS      ?=
 # make fuzz FUZZTIME=30s: how long each fuzz target runs.
 FUZZTIME  ?= 3s
 
-.PHONY: test test-short vet test-deps bench build run clean fuzz
+.PHONY: test test-short vet test-deps bench bench-growth build run clean fuzz
 
 ## test: go vet, then every test with the race detector, the PostgreSQL store
 ## against a throw-away PostgreSQL 15 server started for the run.
 test: vet test-deps
-	scripts/pg-test-server.sh $(GO) test -race $(TESTFLAGS) $(PKGS)
+	scripts/pg-test-server.sh $(GO) test -race -timeout 45m $(TESTFLAGS) $(PKGS)
 
 ## test-short: the tests without PostgreSQL and without -race (postgres/ skips).
 test-short:
@@ -52,6 +52,13 @@ test-deps:
 
 bench:
 	$(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -count=$(COUNT) -benchmem $(PKGS)
+
+## bench-growth: the growth figures (docs/benchmarks.md "Growth"): ledgers of
+## 10 000 and 1 000 000 payments (or KVITT_BENCH_GROWTH_SIZES), seeded once
+## into $$TMPDIR/kvitt-growth. Not part of make test: it takes many minutes.
+bench-growth:
+	KVITT_BENCH_GROWTH=1 KVITT_BENCH_GROWTH_SIZES=$${KVITT_BENCH_GROWTH_SIZES:-10000,1000000} \
+		$(GO) test ./bench -run '^$$' -bench Growth -benchtime 1x -timeout 3h -v
 
 ## build: one static binary, bin/kvitt.
 build:

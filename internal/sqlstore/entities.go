@@ -400,11 +400,14 @@ func (t *tx) ListRefunds(paymentID string) ([]*kvitt.Refund, error) {
 
 func (t *tx) RecoveryRefunds(tillID string) ([]*kvitt.Refund, error) {
 	rcols := "r." + strings.ReplaceAll(refundCols, ", ", ", r.")
+	// CROSS JOIN keeps SQLite's loop on the few flagged refunds
+	// (refunds_attention_set) instead of every payment of the till; to
+	// PostgreSQL it is an ordinary join.
 	return scanAll(t, scanRefund, `SELECT `+refundCols+` FROM (
 		SELECT `+rcols+` FROM refunds r JOIN payments p ON p.id = r.payment_id
 			WHERE r.state IN ('unknown', 'created', 'pending') AND p.till_id = $1
-		UNION SELECT `+rcols+` FROM refunds r JOIN payments p ON p.id = r.payment_id
-			WHERE r.attention <> '' AND p.till_id = $1
+		UNION SELECT `+rcols+` FROM refunds r CROSS JOIN payments p
+			WHERE p.id = r.payment_id AND r.attention <> '' AND p.till_id = $1
 		) u ORDER BY created, id`, tillID)
 }
 

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+
+	"github.com/kvitt-hub/kvitt/sim/internal/simpki"
 )
 
 // Main runs the simulator standalone (kvitt sim computop): it writes its CA
@@ -46,7 +48,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := os.MkdirAll(*certs, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(*certs, "ca.pem"), s.CAPEM(), 0o644); err != nil {
+	if err := simpki.WriteFileAtomic(filepath.Join(*certs, "ca.pem"), s.CAPEM(), 0o644); err != nil {
 		return err
 	}
 	abs, _ := filepath.Abs(*certs)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/kvitt-hub/kvitt/sim/internal/simpki"
 )
 
 // Main runs the simulator standalone (kvitt sim mobilepay): it writes its
@@ -36,7 +38,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := os.MkdirAll(*certs, 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(*certs, "ca.pem"), s.CAPEM(), 0o644); err != nil {
+	if err := simpki.WriteFileAtomic(filepath.Join(*certs, "ca.pem"), s.CAPEM(), 0o644); err != nil {
 		return err
 	}
 	abs, _ := filepath.Abs(*certs)

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kvitt-hub/kvitt/sim/internal/simpki"
 )
 
 // Main runs the simulator alone until ctx ends: kvitt sim nexo --addr 127.0.0.1:8443.
@@ -55,7 +56,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer t.Close()
 	if *caOut != "" {
-		if err := os.WriteFile(*caOut, t.CAPEM(), 0o644); err != nil {
+		if err := simpki.WriteFileAtomic(*caOut, t.CAPEM(), 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "CA certificate written to %s\n", *caOut)

@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -55,4 +56,15 @@ func CallbackClient(ca *CA, cfg *tls.Config) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = cfg
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// WriteFileAtomic writes data to path through a temporary file and a
+// rename, so that a process waiting for path (a test, an operator's
+// script) never reads it half written.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
