@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -126,6 +128,17 @@ const (
 
 var b64 = base64.RawStdEncoding
 
+// kdfSlots bounds the argon2id computations running at once: each takes
+// 64 MiB, so a burst of sign-in attempts queues here instead of taking the
+// machine's memory.
+var kdfSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+func idKey(pw, salt []byte, t, m uint32, p uint8, n uint32) []byte {
+	kdfSlots <- struct{}{}
+	defer func() { <-kdfSlots }()
+	return argon2.IDKey(pw, salt, t, m, p, n)
+}
+
 // HashPassword returns the PHC string of an argon2id hash of pw with a new
 // random salt: "$argon2id$v=19$m=65536,t=3,p=2$<salt>$<hash>".
 func HashPassword(pw string) string {
@@ -133,13 +146,14 @@ func HashPassword(pw string) string {
 	if _, err := rand.Read(salt); err != nil {
 		panic(err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := idKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // dummyHash is checked when a username is unknown, so that an unknown
-// user takes as long to refuse as a wrong password.
-var dummyHash = HashPassword("kvitt: no such user")
+// user takes as long to refuse as a wrong password. Made on first use:
+// at start-up it would cost every kvitt process 64 MiB.
+var dummyHash = sync.OnceValue(func() string { return HashPassword("kvitt: no such user") })
 
 // VerifyPassword reports whether pw matches the PHC hash, in constant time.
 // A malformed hash never matches. An empty hash is checked against a dummy
@@ -147,7 +161,7 @@ var dummyHash = HashPassword("kvitt: no such user")
 func VerifyPassword(hash, pw string) bool {
 	ok := true
 	if hash == "" {
-		hash, ok = dummyHash, false
+		hash, ok = dummyHash(), false
 	}
 	var v, m, t uint32
 	var p uint8
@@ -166,7 +180,7 @@ func VerifyPassword(hash, pw string) bool {
 	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 128 {
 		return false
 	}
-	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	got := idKey([]byte(pw), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1 && ok
 }
 
