@@ -22,9 +22,12 @@ import (
 
 // LoadConfig says how to drive a kvitt.
 type LoadConfig struct {
-	BaseURL string   // "http://127.0.0.1:8080"
-	Key     string   // API key (admin, or backoffice; a till key only works with one till)
-	Tills   []string // till ids; one concurrent till (goroutine, connection) each
+	BaseURL string // "http://127.0.0.1:8080"
+	// URLs, when set, are several kvitt nodes sharing one database: till i
+	// talks to URLs[i mod len(URLs)] (BaseURL is then unused).
+	URLs  []string
+	Key   string   // API key (admin, or backoffice; a till key only works with one till)
+	Tills []string // till ids; one concurrent till (goroutine, connection) each
 	// Flows is the number of sale flows in all (0 = until Duration ends).
 	Flows int
 	// Duration bounds the run (0 = until Flows are done).
@@ -32,6 +35,14 @@ type LoadConfig struct {
 	// Idempotency sends an Idempotency-Key with every POST, as a till that
 	// retries safely does (each stored response costs the server a commit).
 	Idempotency bool
+}
+
+// urlFor is the base URL till number i talks to.
+func (cfg *LoadConfig) urlFor(i int) string {
+	if len(cfg.URLs) > 0 {
+		return cfg.URLs[i%len(cfg.URLs)]
+	}
+	return cfg.BaseURL
 }
 
 // Flow is one till transaction: POST /v1/sales, POST /v1/sales/{id}/payments
@@ -118,7 +129,7 @@ func Load(ctx context.Context, c *http.Client, cfg LoadConfig) *LoadResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tc := &tillClient{c: c, base: cfg.BaseURL, key: cfg.Key, till: till, idem: cfg.Idempotency, seq: int64(i) << 40}
+			tc := &tillClient{c: c, base: cfg.urlFor(i), key: cfg.Key, till: till, idem: cfg.Idempotency, seq: int64(i) << 40}
 			local := make([]Flow, 0, 256)
 			errs := 0
 			var firstErr error
