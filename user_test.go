@@ -24,10 +24,10 @@ func TestPasswordHash(t *testing.T) {
 	parts := strings.Split(h, "$")
 	for _, broken := range []string{
 		"", "plain", "$argon2i$v=19$m=65536,t=3,p=2$" + parts[4] + "$" + parts[5], // another algorithm
-		"$argon2id$v=18$m=65536,t=3,p=2$" + parts[4] + "$" + parts[5],            // another version
-		"$argon2id$v=19$m=9999999,t=3,p=2$" + parts[4] + "$" + parts[5],          // memory beyond bound
-		"$argon2id$v=19$m=65536,t=3,p=2$" + parts[4] + "$",                       // no hash
-		"$argon2id$v=19$m=65536,t=3,p=2$!!$" + parts[5],                          // bad salt
+		"$argon2id$v=18$m=65536,t=3,p=2$" + parts[4] + "$" + parts[5],   // another version
+		"$argon2id$v=19$m=9999999,t=3,p=2$" + parts[4] + "$" + parts[5], // memory beyond bound
+		"$argon2id$v=19$m=65536,t=3,p=2$" + parts[4] + "$",              // no hash
+		"$argon2id$v=19$m=65536,t=3,p=2$!!$" + parts[5],                 // bad salt
 	} {
 		if VerifyPassword(broken, "correct horse 1") {
 			t.Fatalf("malformed hash %q matched", broken)
