@@ -124,6 +124,7 @@ func (s *Sim) routes() http.Handler {
 	api("PUT v2/refunds/{id}", s.createRefund)
 	api("GET v1/refunds/{id}", s.getRefund)
 	mux.HandleFunc("POST /sim/customer/paymentrequests/{id}/{action}", s.customerAction)
+	s.holdRoutes(mux)
 	return mux
 }
 
@@ -270,6 +271,7 @@ func readCreate(w http.ResponseWriter, r *http.Request, aliasField string) (id s
 }
 
 func (s *Sim) createPayment(w http.ResponseWriter, r *http.Request) {
+	w = s.arrival(w, r, "create")
 	if !s.waitHold(r) {
 		panic(http.ErrAbortHandler)
 	}
@@ -440,6 +442,7 @@ func (s *Sim) cancelPayment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) createRefund(w http.ResponseWriter, r *http.Request) {
+	w = s.arrival(w, r, "refund")
 	id, m, body, ok := readCreate(w, r, "payerAlias")
 	if !ok {
 		return
