@@ -104,3 +104,24 @@ func CashierMessage(code, codeExt, errorText string) string {
 	}
 	return "Computop answered with an unknown code " + code + "." + suffix
 }
+
+// RefundMessage says in words why the Paygate refused a credit. Computop
+// refuses a credit until the payment's first notification was
+// acknowledged, which can take a moment after the payment is paid; its
+// code for that is not published, so every refusal says so.
+func RefundMessage(code, codeExt, errorText string) string {
+	suffix := ""
+	if errorText != "" {
+		suffix = " Computop said: " + errorText + "."
+	}
+	if codeExt != "" {
+		return "Swish refused the refund (" + codeExt + "). Nothing was refunded." + suffix
+	}
+	switch CodeClass(code) {
+	case ClassFatal:
+		return "Computop refused the refund as malformed (" + code + "). Nothing was refunded. Contact support." + suffix
+	case ClassError:
+		return "Computop refused the refund (" + code + "). Nothing was refunded. If the payment was paid a moment ago, Computop may not have confirmed it to kvitt yet: refund again in a minute." + suffix
+	}
+	return CashierMessage(code, codeExt, errorText)
+}

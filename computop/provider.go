@@ -35,6 +35,10 @@ const (
 	KeyCodeExt       = "code_ext" // Swish's error code, when the Paygate passed one on
 	KeyErrorText     = "error_text"
 	KeyCallbackURL   = "callback_url"
+	// KeyFailedSeen is when an inquiry first said the payment failed
+	// without a reason (RFC 3339): the notification that says why is
+	// awaited for NotifyWait from then.
+	KeyFailedSeen = "failed_seen_at"
 )
 
 // Config configures the provider adapter.
@@ -124,6 +128,10 @@ func ReqID(op, reference string) string {
 
 // pollInterval is how often the hub should ask while a payment is open.
 const pollInterval = 2 * time.Second
+
+// NotifyWait is how long a failure an inquiry reports without its reason
+// waits for the notification that carries the reason.
+const NotifyWait = 20 * time.Second
 
 var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
@@ -282,6 +290,10 @@ func (a *Provider) failed(r *Result, u kvitt.Update) kvitt.Update {
 		u.ErrorCode = r.CodeExt
 	}
 	u.Message = CashierMessage(r.Code, r.CodeExt, r.ErrorText)
+	if r.CodeExt == "" && CodeClass(r.Code) == ClassOK {
+		// The last code kvitt holds is the create's OK: the reason never came.
+		u.Message = "Computop reports the Swish payment failed and did not say why. No money was taken."
+	}
 	u.Retry = 0
 	return u
 }
@@ -365,6 +377,22 @@ func (a *Provider) mapInquiry(p *kvitt.Payment, res *Result) kvitt.Update {
 	switch strings.ToUpper(res.LastStatus) {
 	case StatusFailed:
 		hint := a.hint(p.Reference)
+		if hint == nil && p.Provider[KeyCodeExt] == "" {
+			// The inquiry says failed, not why; the notification says why
+			// (the customer declined, cancelled in BankID, ran out of time),
+			// and the cashier's answer differs. Wait for it a little, on
+			// any node: the first sighting is stored with the payment.
+			now := a.cfg.Now()
+			seen, err := time.Parse(time.RFC3339Nano, p.Provider[KeyFailedSeen])
+			if err != nil {
+				u.Provider[KeyFailedSeen] = now.UTC().Format(time.RFC3339Nano)
+				seen = now
+			}
+			if now.Before(seen.Add(NotifyWait)) {
+				u.State, u.Retry = kvitt.PaymentPending, time.Second
+				return u
+			}
+		}
 		if hint == nil {
 			hint = &Result{Code: p.Provider[KeyCode], CodeExt: p.Provider[KeyCodeExt], ErrorText: p.Provider[KeyErrorText]}
 		}
@@ -462,7 +490,7 @@ func (a *Provider) credit(ctx context.Context, p *kvitt.Payment, r *kvitt.Refund
 	default:
 		u.State = kvitt.RefundFailed
 		u.ErrorCode = res.Code
-		u.Message = CashierMessage(res.Code, res.CodeExt, res.ErrorText)
+		u.Message = RefundMessage(res.Code, res.CodeExt, res.ErrorText)
 	}
 	return u, nil
 }

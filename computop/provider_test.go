@@ -411,7 +411,7 @@ func TestCreditBeforeNotificationRefused(t *testing.T) {
 	}
 	r := &kvitt.Refund{ID: kvitt.NewID("ref"), Amount: 1000, Currency: kvitt.SEK, Reference: e.provider.NewReference()}
 	ru, err := e.provider.Refund(context.Background(), e.till, p, r)
-	if err != nil || ru.State != kvitt.RefundFailed || ru.ErrorCode != simcomputop.CodeNotifyFirst {
+	if err != nil || ru.State != kvitt.RefundFailed || ru.ErrorCode != simcomputop.CodeNotifyFirst || !strings.Contains(ru.Message, "Nothing was refunded") {
 		t.Fatalf("credit before the first notification: %+v, %v", ru, err)
 	}
 }
@@ -472,5 +472,32 @@ func TestValidatePayment(t *testing.T) {
 	}
 	if e.sim.PaymentCount() != 0 {
 		t.Errorf("a refused request reached the Paygate")
+	}
+}
+
+// TestFailureWaitsForItsReason: an inquiry says the payment failed but not
+// why; kvitt waits up to NotifyWait for the notification that says why
+// (declined, not "failed"), and only then fails it with a message that does
+// not pretend Computop accepted anything.
+func TestFailureWaitsForItsReason(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	e := newEnv(t, simcomputop.Options{DropNotifications: true}, computop.Config{Now: clock})
+	p := e.payment(10000, "46701234567")
+	apply(p, e.start(t, p))
+	e.act(t, p, kvitt.CustomerDecline)
+	u := e.status(t, p)
+	if u.State != kvitt.PaymentPending || u.Retry <= 0 || u.Provider[computop.KeyFailedSeen] == "" {
+		t.Fatalf("a failure without its reason: %+v", u)
+	}
+	apply(p, u)
+	now = now.Add(computop.NotifyWait - time.Second)
+	if u := e.status(t, p); u.State != kvitt.PaymentPending {
+		t.Fatalf("before NotifyWait: %+v", u)
+	}
+	now = now.Add(2 * time.Second)
+	u = e.status(t, p)
+	if u.State != kvitt.PaymentFailed || strings.Contains(u.Message, "accepted") || !strings.Contains(u.Message, "No money was taken") {
+		t.Fatalf("after NotifyWait: %+v", u)
 	}
 }
