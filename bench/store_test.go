@@ -158,6 +158,12 @@ func (t *countingTx) UpdateAPIKey(k *kvitt.APIKey) error {
 func (t *countingTx) PutIdempotency(r *kvitt.IdempotencyRecord) error {
 	return t.note("PutIdempotency", t.Tx.PutIdempotency(r))
 }
+func (t *countingTx) CompleteIdempotency(r *kvitt.IdempotencyRecord) error {
+	return t.note("CompleteIdempotency", t.Tx.CompleteIdempotency(r))
+}
+func (t *countingTx) ReleaseIdempotency(r *kvitt.IdempotencyRecord) error {
+	return t.note("ReleaseIdempotency", t.Tx.ReleaseIdempotency(r))
+}
 func (t *countingTx) DeleteIdempotencyBefore(before time.Time) (int, error) {
 	n, err := t.Tx.DeleteIdempotencyBefore(before)
 	if n > 0 {

@@ -57,6 +57,7 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 var Dialect = sqlstore.Dialect{
 	Name:            "sqlite",
 	CacheStatements: true,
+	GroupCommit:     true,
 	Replace:         map[string]string{"{{BLOB}}": "BLOB", "{{SERIAL}}": "INTEGER PRIMARY KEY AUTOINCREMENT"},
 	IsUniqueViolation: func(err error) bool {
 		var e *msqlite.Error

@@ -45,6 +45,9 @@ type Dialect struct {
 	// ClaimLock is appended to the SELECT that picks due jobs in ClaimJobs,
 	// e.g. "FOR UPDATE SKIP LOCKED" ("" = none).
 	ClaimLock string
+	// GroupCommit runs the write transactions queued for the single writer
+	// together, each in a savepoint, under one commit (group.go).
+	GroupCommit bool
 }
 
 // DB is a kvitt.Store. Writes go through Write (for SQLite a single
@@ -58,6 +61,7 @@ type DB struct {
 
 	stmts sync.Map // stmtKey → *sql.Stmt: each query is parsed once per connection
 	want  sync.Map // stmtKey → true: to prepare
+	group grouper  // with Dialect.GroupCommit
 }
 
 type stmtKey struct {
@@ -226,6 +230,9 @@ func (db *DB) Update(ctx context.Context, fn func(kvitt.Tx) error) error {
 }
 
 func (db *DB) update(ctx context.Context, fn func(kvitt.Tx) error) error {
+	if db.Dialect.GroupCommit {
+		return db.updateGrouped(ctx, fn)
+	}
 	sqltx, err := db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
