@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/kvitt-hub/kvitt/sim/internal/simhold"
 )
 
 // Held requests let a test stop the world at the worst moment: the next
@@ -11,7 +13,8 @@ import (
 // released, and meanwhile the test kills kvitt. Released with "process",
 // the request is handled as if it had just arrived (kvitt, dead, never
 // hears the answer); with "drop", the connection is closed unhandled (the
-// request never arrived).
+// request never arrived). The holding is sim/internal/simhold's; MobilePay's
+// own are here: its operations, its HeldRequest and its routes.
 
 // Operations that can be held.
 var holdOps = []string{"create", "capture", "cancel", "refund"}
@@ -22,9 +25,13 @@ type HeldRequest struct {
 	Reference string `json:"reference"`
 }
 
-type held struct {
-	HeldRequest
-	release chan bool // true: process; false: drop
+// newHolds makes the simulator's held requests, all dropped when done is
+// closed (Close).
+func newHolds(done <-chan struct{}) *simhold.Set[HeldRequest] {
+	return simhold.New(simhold.Config[HeldRequest]{
+		Name: "simmobilepay", Ops: holdOps, Noun: "requests", Done: done,
+		View: func(r simhold.Request) HeldRequest { return HeldRequest{Op: r.Op, Reference: r.Key} },
+	})
 }
 
 // opOf names the operation of an API request ("" for one that cannot be held).
@@ -53,42 +60,18 @@ func opOf(r *http.Request) (op, ref string) {
 
 // Hold makes the next request of op (create, capture, cancel, refund) wait
 // until Release.
-func (s *Sim) Hold(op string) error {
-	for _, o := range holdOps {
-		if o == op {
-			s.mu.Lock()
-			s.holds[op]++
-			s.mu.Unlock()
-			return nil
-		}
-	}
-	return fmt.Errorf("simmobilepay: cannot hold %q (%s)", op, strings.Join(holdOps, ", "))
-}
+func (s *Sim) Hold(op string) error { return s.holds.Hold(op) }
 
 // Held lists the requests waiting, oldest first.
-func (s *Sim) Held() []HeldRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []HeldRequest{}
-	for _, h := range s.held {
-		out = append(out, h.HeldRequest)
-	}
-	return out
-}
+func (s *Sim) Held() []HeldRequest { return s.holds.Held() }
 
 // Release lets the oldest held request of op (about the payment with
 // reference, if not "") go on: handled if process, else dropped unanswered.
 func (s *Sim) Release(op, reference string, process bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, h := range s.held {
-		if h.Op == op && (reference == "" || h.Reference == reference) {
-			s.held = append(s.held[:i], s.held[i+1:]...)
-			h.release <- process
-			return nil
-		}
+	if !s.holds.Release(op, reference, process) {
+		return fmt.Errorf("simmobilepay: no %s request %s is held", op, reference)
 	}
-	return fmt.Errorf("simmobilepay: no %s request %s is held", op, reference)
+	return nil
 }
 
 // holdIfAsked holds r if a hold of its operation is pending; it reports
@@ -98,34 +81,14 @@ func (s *Sim) holdIfAsked(r *http.Request) bool {
 	if op == "" {
 		return true
 	}
-	s.mu.Lock()
-	if s.holds[op] == 0 {
-		s.mu.Unlock()
-		return true
-	}
-	s.holds[op]--
 	if op == "create" {
 		ref = "" // read from the body, once decoded: not needed to find it
 	}
-	h := &held{HeldRequest: HeldRequest{Op: op, Reference: ref}, release: make(chan bool, 1)}
-	s.held = append(s.held, h)
-	s.mu.Unlock()
-	select {
-	case process := <-h.release:
-		return process
-	case <-s.done:
-		return false
-	}
+	return s.holds.Arrive(op, ref)
 }
 
 // simHold is POST /sim/hold/{op}.
-func (s *Sim) simHold(w http.ResponseWriter, r *http.Request) {
-	if err := s.Hold(r.PathValue("op")); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
+func (s *Sim) simHold(w http.ResponseWriter, r *http.Request) { s.holds.ServeHold(w, r) }
 
 // simHeld is GET /sim/held.
 func (s *Sim) simHeld(w http.ResponseWriter, r *http.Request) {
@@ -134,18 +97,9 @@ func (s *Sim) simHeld(w http.ResponseWriter, r *http.Request) {
 
 // simRelease is POST /sim/held/{op}/{process|drop}[?reference=…].
 func (s *Sim) simRelease(w http.ResponseWriter, r *http.Request) {
-	var process bool
-	switch r.PathValue("action") {
-	case "process":
-		process = true
-	case "drop":
-	default:
-		http.Error(w, "release with process or drop", http.StatusBadRequest)
+	process, ok := simhold.Action(w, r.PathValue("action"))
+	if !ok {
 		return
 	}
-	if err := s.Release(r.PathValue("op"), r.URL.Query().Get("reference"), process); err != nil {
-		http.Error(w, err.Error(), http.StatusConflict)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	simhold.Reply(w, s.Release(r.PathValue("op"), r.URL.Query().Get("reference"), process), http.StatusConflict)
 }

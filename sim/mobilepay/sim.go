@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kvitt-hub/kvitt/sim/internal/simhold"
 	"github.com/kvitt-hub/kvitt/sim/internal/simpki"
 )
 
@@ -107,8 +108,7 @@ type Sim struct {
 	deliveries []Delivery
 	requests   []Request
 	faults     []Fault
-	holds      map[string]int // operation → requests still to hold
-	held       []*held
+	holds      *simhold.Set[HeldRequest] // requests a test holds (hold.go)
 	drop       bool
 	closed     bool
 	timers     map[*time.Timer]struct{}
@@ -160,10 +160,10 @@ func New(opts Options) (*Sim, error) {
 		qrs:      map[string]*callbackQR{},
 		checkins: map[string]*checkin{},
 		timers:   map[*time.Timer]struct{}{},
-		holds:    map[string]int{},
 		drop:     opts.DropWebhooks,
 		done:     make(chan struct{}),
 	}
+	s.holds = newHolds(s.done)
 	s.srv = simpki.Serve(ln, cert, s.routes())
 	return s, nil
 }

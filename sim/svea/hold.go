@@ -1,17 +1,16 @@
 package simsvea
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/kvitt-hub/kvitt/sim/internal/simhold"
 )
 
 // Held requests let a test stop the world at the worst moment (the kill -9
@@ -23,14 +22,16 @@ import (
 // counts, per merchant order number, the requests that arrived and what
 // they did: a test ends on these counters, Svea's own.
 //
-// The state lives beside the Sim (holdStates), reached from one line at
-// the start of each API handler: w = s.arrival(w, r, op).
+// The holding is sim/internal/simhold's; Svea's own are here: its
+// operations, its HeldRequest, its ledger and its routes. The state lives
+// beside the Sim (holdStates), reached from one line at the start of each
+// API handler: w = s.arrival(w, r, op).
 
 // Operations that can be held.
 var holdOps = []string{"create", "status", "cancel", "return"}
 
 // holdLimit is how long a request is held at most; then it is dropped (a
-// test that forgot it; the simulator closing).
+// test that forgot it; the simulator closing drops it at once).
 const holdLimit = 10 * time.Minute
 
 // HeldRequest is a request waiting in the simulator.
@@ -42,11 +43,6 @@ type HeldRequest struct {
 	Since               time.Time `json:"since"`
 }
 
-type heldRequest struct {
-	HeldRequest
-	release chan bool // true: process; false: drop
-}
-
 // opCounts are the requests about one merchant order number.
 type opCounts struct {
 	creates, createsOK       int
@@ -56,12 +52,9 @@ type opCounts struct {
 }
 
 type holdState struct {
-	mu      sync.Mutex
-	holds   map[string]int // operation → requests still to hold
-	held    []*heldRequest
-	nextID  int
-	changed chan struct{} // closed (and replaced) whenever held changes
-	counts  map[string]*opCounts
+	held   *simhold.Set[HeldRequest] // keyed by merchant order number
+	mu     sync.Mutex
+	counts map[string]*opCounts
 }
 
 // holdStates maps each *Sim to its *holdState.
@@ -71,15 +64,17 @@ func (s *Sim) holdState() *holdState {
 	if v, ok := holdStates.Load(s); ok {
 		return v.(*holdState)
 	}
-	v, _ := holdStates.LoadOrStore(s, &holdState{holds: map[string]int{}, changed: make(chan struct{}), counts: map[string]*opCounts{}})
+	v, _ := holdStates.LoadOrStore(s, &holdState{held: simhold.New(simhold.Config[HeldRequest]{
+		Name: "simsvea", Ops: holdOps, Noun: "requests", Limit: holdLimit,
+		View: func(r simhold.Request) HeldRequest {
+			return HeldRequest{ID: r.ID, Op: r.Op, MerchantOrderNumber: r.Key, Since: r.Since}
+		},
+	}), counts: map[string]*opCounts{}})
 	return v.(*holdState)
 }
 
-// changedLocked wakes the waiters of WaitHeld. Called with st.mu held.
-func (st *holdState) changedLocked() {
-	close(st.changed)
-	st.changed = make(chan struct{})
-}
+// closeHolds drops the requests held (Close).
+func (s *Sim) closeHolds() { s.holdState().held.Close() }
 
 func (st *holdState) countsLocked(mon string) *opCounts {
 	c := st.counts[mon]
@@ -90,95 +85,37 @@ func (st *holdState) countsLocked(mon string) *opCounts {
 	return c
 }
 
-func validOp(op string) error {
-	for _, o := range holdOps {
-		if o == op {
-			return nil
-		}
-	}
-	return fmt.Errorf("simsvea: cannot hold %q (%s)", op, strings.Join(holdOps, ", "))
-}
+// validOp reports an error unless op can be held.
+func validOp(op string) error { return simhold.ValidOp("simsvea", holdOps, op) }
 
 // Hold makes the next request of op (create, status, cancel, return) wait
 // until Release.
-func (s *Sim) Hold(op string) error {
-	if err := validOp(op); err != nil {
-		return err
-	}
-	st := s.holdState()
-	st.mu.Lock()
-	st.holds[op]++
-	st.mu.Unlock()
-	return nil
-}
+func (s *Sim) Hold(op string) error { return s.holdState().held.Hold(op) }
 
 // Held lists the requests waiting, oldest first.
-func (s *Sim) Held() []HeldRequest {
-	st := s.holdState()
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.heldLocked()
-}
-
-func (st *holdState) heldLocked() []HeldRequest {
-	out := []HeldRequest{}
-	for _, h := range st.held {
-		out = append(out, h.HeldRequest)
-	}
-	return out
-}
+func (s *Sim) Held() []HeldRequest { return s.holdState().held.Held() }
 
 // WaitHeld waits until at least n requests of op ("" = any) are held, or
 // ctx ends; it returns the requests held then, oldest first.
 func (s *Sim) WaitHeld(ctx context.Context, op string, n int) ([]HeldRequest, error) {
-	st := s.holdState()
-	for {
-		st.mu.Lock()
-		held, changed := st.heldLocked(), st.changed
-		st.mu.Unlock()
-		k := 0
-		for _, h := range held {
-			if op == "" || h.Op == op {
-				k++
-			}
-		}
-		if k >= n {
-			return held, nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return held, fmt.Errorf("simsvea: %d %s requests held, not %d: %w", k, op, n, ctx.Err())
-		}
-	}
+	return s.holdState().held.WaitHeld(ctx, op, n)
 }
 
 // Release lets the oldest held request of op (about merchantOrderNumber,
 // if not "") go on: handled if process, else dropped unanswered.
 func (s *Sim) Release(op, merchantOrderNumber string, process bool) error {
-	return s.release(func(h *heldRequest) bool {
-		return h.Op == op && (merchantOrderNumber == "" || h.MerchantOrderNumber == merchantOrderNumber)
-	}, process, fmt.Sprintf("%s request %s", op, merchantOrderNumber))
+	if !s.holdState().held.Release(op, merchantOrderNumber, process) {
+		return fmt.Errorf("simsvea: no %s request %s is held", op, merchantOrderNumber)
+	}
+	return nil
 }
 
 // ReleaseID lets the held request with this id go on (see Release).
 func (s *Sim) ReleaseID(id int, process bool) error {
-	return s.release(func(h *heldRequest) bool { return h.ID == id }, process, fmt.Sprintf("request %d", id))
-}
-
-func (s *Sim) release(match func(*heldRequest) bool, process bool, what string) error {
-	st := s.holdState()
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	for i, h := range st.held {
-		if match(h) {
-			st.held = append(st.held[:i:i], st.held[i+1:]...)
-			h.release <- process
-			st.changedLocked()
-			return nil
-		}
+	if !s.holdState().held.ReleaseID(id, process) {
+		return fmt.Errorf("simsvea: no request %d is held", id)
 	}
-	return fmt.Errorf("simsvea: no %s is held", what)
+	return nil
 }
 
 // arrival is called first thing by each API handler: it holds the request
@@ -187,42 +124,22 @@ func (s *Sim) release(match func(*heldRequest) bool, process bool, what string) 
 // with, which counts what the request did.
 func (s *Sim) arrival(w http.ResponseWriter, r *http.Request, op string) http.ResponseWriter {
 	mon := r.PathValue("mon")
+	// Read the body now, so that the request can still be handled after
+	// its client died, and a create's merchant order number is known while
+	// held.
+	b := simhold.KeepBody(r, 1<<20+1)
 	if op == "create" {
-		// Read the body now, so the merchant order number is known while
-		// held and the request can still be handled after its client died.
-		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
-		r.Body.Close()
-		r.Body = io.NopCloser(bytes.NewReader(b))
 		var v struct {
 			MerchantOrderNumber string `json:"merchantOrderNumber"`
 		}
 		json.Unmarshal(b, &v)
 		mon = v.MerchantOrderNumber
-	} else if r.Body != nil {
-		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
-		r.Body.Close()
-		r.Body = io.NopCloser(bytes.NewReader(b))
 	}
 	st := s.holdState()
-	st.mu.Lock()
-	if st.holds[op] > 0 {
-		st.holds[op]--
-		st.nextID++
-		h := &heldRequest{HeldRequest: HeldRequest{ID: st.nextID, Op: op, MerchantOrderNumber: mon, Since: time.Now()}, release: make(chan bool, 1)}
-		st.held = append(st.held, h)
-		st.changedLocked()
-		st.mu.Unlock()
-		process := false
-		select {
-		case process = <-h.release:
-		case <-time.After(holdLimit):
-			s.release(func(x *heldRequest) bool { return x == h }, false, "")
-		}
-		if !process {
-			panic(http.ErrAbortHandler) // dropped: it never arrived
-		}
-		st.mu.Lock()
+	if !st.held.Arrive(op, mon) {
+		panic(http.ErrAbortHandler) // dropped: it never arrived
 	}
+	st.mu.Lock()
 	c := st.countsLocked(mon)
 	switch op {
 	case "create":
@@ -235,55 +152,35 @@ func (s *Sim) arrival(w http.ResponseWriter, r *http.Request, op string) http.Re
 		c.returns++
 	}
 	st.mu.Unlock()
-	return &countingWriter{ResponseWriter: w, st: st, mon: mon, op: op}
+	return simhold.OnStatus(w, func(code int) { st.answered(mon, op, code) })
 }
 
-// countingWriter books what the request did when its status is written.
-// It never takes the Sim's lock (handlers answer holding it).
-type countingWriter struct {
-	http.ResponseWriter
-	st      *holdState
-	mon, op string
-	wrote   bool
-}
-
-func (cw *countingWriter) WriteHeader(code int) {
-	if !cw.wrote {
-		cw.wrote = true
-		cw.st.mu.Lock()
-		c := cw.st.countsLocked(cw.mon)
-		ok := code >= 200 && code < 300
-		switch cw.op {
-		case "create":
-			if ok {
-				c.createsOK++
-			}
-		case "status":
-			if code == http.StatusForbidden {
-				c.statusLimit++
-			}
-		case "cancel":
-			if ok {
-				c.cancelsOK++
-			}
-		case "return":
-			if ok {
-				c.returnsOK++
-			}
+// answered books what a request did when its status is written. It never
+// takes the Sim's lock (handlers answer holding it).
+func (st *holdState) answered(mon, op string, code int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	c := st.countsLocked(mon)
+	ok := code >= 200 && code < 300
+	switch op {
+	case "create":
+		if ok {
+			c.createsOK++
 		}
-		cw.st.mu.Unlock()
+	case "status":
+		if code == http.StatusForbidden {
+			c.statusLimit++
+		}
+	case "cancel":
+		if ok {
+			c.cancelsOK++
+		}
+	case "return":
+		if ok {
+			c.returnsOK++
+		}
 	}
-	cw.ResponseWriter.WriteHeader(code)
 }
-
-func (cw *countingWriter) Write(b []byte) (int, error) {
-	if !cw.wrote {
-		cw.WriteHeader(http.StatusOK)
-	}
-	return cw.ResponseWriter.Write(b)
-}
-
-func (cw *countingWriter) Unwrap() http.ResponseWriter { return cw.ResponseWriter }
 
 // InstoreLedger is the simulator's book of Instore orders (GET /sim/ledger).
 type InstoreLedger struct {
@@ -360,7 +257,7 @@ func (s *Sim) Ledger() InstoreLedger {
 			l.CallbacksDelivered++
 		}
 	}
-	out := InstoreLedger{Orders: []LedgerOrder{}, Held: st.heldLocked(), StatusTooSoon: s.tooSoon}
+	out := InstoreLedger{Orders: []LedgerOrder{}, Held: st.held.Held(), StatusTooSoon: s.tooSoon}
 	for _, l := range by {
 		out.Orders = append(out.Orders, *l)
 	}
@@ -373,52 +270,12 @@ func (s *Sim) simLedger(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.Ledger())
 }
 
-// simHold is POST /sim/hold/{op}.
-func (s *Sim) simHold(w http.ResponseWriter, r *http.Request) {
-	if err := s.Hold(r.PathValue("op")); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
 // simHeld is GET /sim/held[?op=…&n=…&wait=…]: the requests held; with
 // wait (a duration, at most a minute), it first waits until n (default
 // 1) requests of op (default any) are held, and answers 408 with the
 // list if they are not in time.
 func (s *Sim) simHeld(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if q.Get("wait") == "" {
-		writeJSON(w, http.StatusOK, s.Held())
-		return
-	}
-	wait, err := time.ParseDuration(q.Get("wait"))
-	if err != nil || wait < 0 || wait > time.Minute {
-		http.Error(w, "wait is a duration of at most 1m", http.StatusBadRequest)
-		return
-	}
-	n := 1
-	if v := q.Get("n"); v != "" {
-		if n, err = strconv.Atoi(v); err != nil || n < 0 {
-			http.Error(w, "n is a count", http.StatusBadRequest)
-			return
-		}
-	}
-	op := q.Get("op")
-	if op != "" {
-		if err := validOp(op); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), wait)
-	defer cancel()
-	held, err := s.WaitHeld(ctx, op, n)
-	status := http.StatusOK
-	if err != nil {
-		status = http.StatusRequestTimeout
-	}
-	writeJSON(w, status, held)
+	s.holdState().held.ServeHeld(w, r, writeJSON)
 }
 
 // simRelease serves POST /sim/held/{op}/{process|drop} (as the MobilePay
@@ -430,13 +287,8 @@ func (s *Sim) simRelease(action string) http.HandlerFunc {
 		if act == "" {
 			act = r.PathValue("action")
 		}
-		var process bool
-		switch act {
-		case "process", "release":
-			process = true
-		case "drop":
-		default:
-			http.Error(w, "release with process or drop", http.StatusBadRequest)
+		process, ok := simhold.Action(w, act, "release")
+		if !ok {
 			return
 		}
 		var err error
@@ -446,18 +298,14 @@ func (s *Sim) simRelease(action string) http.HandlerFunc {
 		} else {
 			err = s.Release(r.PathValue("op"), r.URL.Query().Get("merchant_order_number"), process)
 		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		simhold.Reply(w, err, http.StatusConflict)
 	}
 }
 
 // holdRoutes registers the test hooks.
 func (s *Sim) holdRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /sim/ledger", s.simLedger)
-	m.HandleFunc("POST /sim/hold/{op}", s.simHold)
+	m.HandleFunc("POST /sim/hold/{op}", s.holdState().held.ServeHold)
 	m.HandleFunc("GET /sim/held", s.simHeld)
 	m.HandleFunc("POST /sim/held/{op}/{action}", s.simRelease(""))
 	m.HandleFunc("POST /sim/release/{op}", s.simRelease("process"))

@@ -139,6 +139,7 @@ func New(opts Options) (*Sim, error) {
 // Close stops the server and waits for callbacks in flight.
 func (s *Sim) Close() error {
 	err := s.srv.Close()
+	s.closeHolds() // requests held by a test are dropped (hold.go)
 	s.closeAdmin()
 	s.wg.Wait()
 	return err

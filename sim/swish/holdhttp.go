@@ -1,16 +1,15 @@
 package simswish
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kvitt-hub/kvitt/sim/internal/simhold"
 )
 
 // HTTP test hooks for the kill -9 suite (e2e/crash_swish_test.go), as
@@ -26,9 +25,10 @@ import (
 //
 // The routes live under /sim/ on the API's port, beside /sim/customer/:
 // no client certificate is needed (the server asks for one but does not
-// require it; the API's routes do). The state lives beside the Sim
-// (swishHolds), reached from one line at the start of each create handler:
-// w = s.arrival(w, r, op).
+// require it; the API's routes do). The holding is sim/internal/simhold's;
+// Swish's own are here: its operations, its HeldRequest, its ledger and its
+// routes. The state lives beside the Sim (swishHolds), reached from one
+// line at the start of each create handler: w = s.arrival(w, r, op).
 
 // swishHoldOps are the operations that can be held.
 var swishHoldOps = []string{"create", "refund"}
@@ -45,11 +45,6 @@ type HeldRequest struct {
 	Since         time.Time `json:"since"`
 }
 
-type heldCreate struct {
-	HeldRequest
-	release chan bool // true: take effect; false: drop
-}
-
 // idCounts are the creates with one instructionUUID.
 type idCounts struct {
 	arrived, ok int
@@ -57,12 +52,9 @@ type idCounts struct {
 }
 
 type swishHoldState struct {
-	mu      sync.Mutex
-	holds   map[string]int // op → creates still to hold
-	held    []*heldCreate
-	nextID  int
-	changed chan struct{}        // closed (and replaced) whenever held changes
-	counts  map[string]*idCounts // op + " " + instructionUUID → counts
+	held   *simhold.Set[HeldRequest] // keyed by instructionUUID
+	mu     sync.Mutex
+	counts map[string]*idCounts // op + " " + instructionUUID → counts
 }
 
 // swishHolds maps each *Sim to its *swishHoldState.
@@ -72,13 +64,13 @@ func (s *Sim) holdHTTP() *swishHoldState {
 	if v, ok := swishHolds.Load(s); ok {
 		return v.(*swishHoldState)
 	}
-	v, _ := swishHolds.LoadOrStore(s, &swishHoldState{holds: map[string]int{}, changed: make(chan struct{}), counts: map[string]*idCounts{}})
+	v, _ := swishHolds.LoadOrStore(s, &swishHoldState{held: simhold.New(simhold.Config[HeldRequest]{
+		Name: "simswish", Ops: swishHoldOps, Noun: "creates", Limit: swishHoldLimit, Done: s.done,
+		View: func(r simhold.Request) HeldRequest {
+			return HeldRequest{ID: r.ID, Op: r.Op, InstructionID: r.Key, Since: r.Since}
+		},
+	}), counts: map[string]*idCounts{}})
 	return v.(*swishHoldState)
-}
-
-func (st *swishHoldState) changedLocked() {
-	close(st.changed)
-	st.changed = make(chan struct{})
 }
 
 func (st *swishHoldState) countsLocked(op, id string) *idCounts {
@@ -90,67 +82,17 @@ func (st *swishHoldState) countsLocked(op, id string) *idCounts {
 	return c
 }
 
-func (st *swishHoldState) heldLocked() []HeldRequest {
-	out := []HeldRequest{}
-	for _, h := range st.held {
-		out = append(out, h.HeldRequest)
-	}
-	return out
-}
-
-func validHoldOp(op string) error {
-	for _, o := range swishHoldOps {
-		if o == op {
-			return nil
-		}
-	}
-	return fmtErr("cannot hold %q (%s)", op, strings.Join(swishHoldOps, ", "))
-}
-
 // Hold makes the next create of op ("create": a payment request; "refund":
 // a refund) wait until Release or Drop.
-func (s *Sim) Hold(op string) error {
-	if err := validHoldOp(op); err != nil {
-		return err
-	}
-	st := s.holdHTTP()
-	st.mu.Lock()
-	st.holds[op]++
-	st.mu.Unlock()
-	return nil
-}
+func (s *Sim) Hold(op string) error { return s.holdHTTP().held.Hold(op) }
 
 // Held lists the creates waiting, oldest first.
-func (s *Sim) Held() []HeldRequest {
-	st := s.holdHTTP()
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.heldLocked()
-}
+func (s *Sim) Held() []HeldRequest { return s.holdHTTP().held.Held() }
 
 // WaitHeld waits until at least n creates of op ("" = any) are held, or ctx
 // ends; it returns the creates held then, oldest first.
 func (s *Sim) WaitHeld(ctx context.Context, op string, n int) ([]HeldRequest, error) {
-	st := s.holdHTTP()
-	for {
-		st.mu.Lock()
-		held, changed := st.heldLocked(), st.changed
-		st.mu.Unlock()
-		k := 0
-		for _, h := range held {
-			if op == "" || h.Op == op {
-				k++
-			}
-		}
-		if k >= n {
-			return held, nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return held, fmt.Errorf("simswish: %d %s creates held, not %d: %w", k, op, n, ctx.Err())
-		}
-	}
+	return s.holdHTTP().held.WaitHeld(ctx, op, n)
 }
 
 // Release lets the oldest held create of op (with this instructionUUID, if
@@ -165,21 +107,14 @@ func (s *Sim) Drop(op, instructionID string) error { return s.letGo(op, instruct
 // letGo ends the hold of a create, picked by op and instructionUUID or by
 // its id (if not 0).
 func (s *Sim) letGo(op, instructionID string, id int, process bool) error {
-	st := s.holdHTTP()
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	for i, h := range st.held {
-		if id != 0 && h.ID == id || id == 0 && h.Op == op && (instructionID == "" || h.InstructionID == instructionID) {
-			st.held = append(st.held[:i:i], st.held[i+1:]...)
-			h.release <- process
-			st.changedLocked()
-			return nil
-		}
-	}
-	if id != 0 {
+	held := s.holdHTTP().held
+	switch {
+	case id != 0 && !held.ReleaseID(id, process):
 		return fmtErr("no create %d is held", id)
+	case id == 0 && !held.Release(op, instructionID, process):
+		return fmtErr("no %s %s is held", op, instructionID)
 	}
-	return fmtErr("no %s %s is held", op, instructionID)
+	return nil
 }
 
 // arrival is called first thing by each create handler: it reads the body
@@ -188,77 +123,27 @@ func (s *Sim) letGo(op, instructionID string, id int, process bool) error {
 // if the test says so), counts it as arrived, and returns the writer to
 // answer with, which counts a 201.
 func (s *Sim) arrival(w http.ResponseWriter, r *http.Request, op string) http.ResponseWriter {
-	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16+1))
-	r.Body.Close()
-	r.Body = io.NopCloser(bytes.NewReader(b))
+	simhold.KeepBody(r, 1<<16+1)
 	id := r.PathValue("id")
 	st := s.holdHTTP()
-	st.mu.Lock()
-	if st.holds[op] > 0 {
-		st.holds[op]--
-		st.nextID++
-		h := &heldCreate{HeldRequest: HeldRequest{ID: st.nextID, Op: op, InstructionID: id, Since: time.Now()}, release: make(chan bool, 1)}
-		st.held = append(st.held, h)
-		st.changedLocked()
-		st.mu.Unlock()
-		process := false
-		timer := time.NewTimer(swishHoldLimit)
-		select {
-		case process = <-h.release:
-		case <-timer.C:
-		case <-s.done:
-		}
-		timer.Stop()
-		if !process {
-			st.mu.Lock()
-			for i, x := range st.held {
-				if x == h {
-					st.held = append(st.held[:i:i], st.held[i+1:]...)
-					st.changedLocked()
-					break
-				}
-			}
-			st.mu.Unlock()
-			panic(http.ErrAbortHandler) // dropped: it never arrived
-		}
-		st.mu.Lock()
+	if !st.held.Arrive(op, id) {
+		panic(http.ErrAbortHandler) // dropped: it never arrived
 	}
+	st.mu.Lock()
 	c := st.countsLocked(op, id)
 	c.arrived++
 	c.arrivals = append(c.arrivals, time.Now())
 	st.mu.Unlock()
-	return &createWriter{ResponseWriter: w, st: st, op: op, id: id}
-}
-
-// createWriter counts a create answered 201. It never takes the Sim's lock
-// (the handlers answer holding it).
-type createWriter struct {
-	http.ResponseWriter
-	st     *swishHoldState
-	op, id string
-	wrote  bool
-}
-
-func (cw *createWriter) WriteHeader(code int) {
-	if !cw.wrote {
-		cw.wrote = true
+	// Count a create answered 201. It never takes the Sim's lock (the
+	// handlers answer holding it).
+	return simhold.OnStatus(w, func(code int) {
 		if code == http.StatusCreated {
-			cw.st.mu.Lock()
-			cw.st.countsLocked(cw.op, cw.id).ok++
-			cw.st.mu.Unlock()
+			st.mu.Lock()
+			st.countsLocked(op, id).ok++
+			st.mu.Unlock()
 		}
-	}
-	cw.ResponseWriter.WriteHeader(code)
+	})
 }
-
-func (cw *createWriter) Write(b []byte) (int, error) {
-	if !cw.wrote {
-		cw.WriteHeader(http.StatusOK)
-	}
-	return cw.ResponseWriter.Write(b)
-}
-
-func (cw *createWriter) Unwrap() http.ResponseWriter { return cw.ResponseWriter }
 
 // Ledger is the simulator's book (GET /sim/ledger): every instructionUUID
 // a create arrived with or a payment request or refund is kept under.
@@ -348,7 +233,7 @@ func (s *Sim) Ledger() Ledger {
 			l.Refunds, l.RefundsOK, l.Arrivals = c.arrived, c.ok, arrivals
 		}
 	}
-	out := Ledger{PaymentRequests: []LedgerPayment{}, Refunds: []LedgerRefund{}, Held: st.heldLocked()}
+	out := Ledger{PaymentRequests: []LedgerPayment{}, Refunds: []LedgerRefund{}, Held: st.held.Held()}
 	for _, l := range pays {
 		out.PaymentRequests = append(out.PaymentRequests, *l)
 	}
@@ -362,52 +247,19 @@ func (s *Sim) Ledger() Ledger {
 	return out
 }
 
-// simHold is POST /sim/hold/{op}.
-func (s *Sim) simHold(w http.ResponseWriter, r *http.Request) {
-	if err := s.Hold(r.PathValue("op")); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
 // simHeld is GET /sim/held[?op=…&n=…&wait=…]: the creates held; with wait
 // (a duration, at most a minute), it first waits until n (default 1)
 // creates of op (default any) are held, and answers 408 with the list if
 // they are not in time.
 func (s *Sim) simHeld(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	op := q.Get("op")
-	if op != "" {
-		if err := validHoldOp(op); err != nil {
+	held := s.holdHTTP().held
+	if op := r.URL.Query().Get("op"); op != "" {
+		if err := held.ValidOp(op); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 	}
-	if q.Get("wait") == "" {
-		writeJSON(w, http.StatusOK, s.Held())
-		return
-	}
-	wait, err := time.ParseDuration(q.Get("wait"))
-	if err != nil || wait < 0 || wait > time.Minute {
-		http.Error(w, "wait is a duration of at most 1m", http.StatusBadRequest)
-		return
-	}
-	n := 1
-	if v := q.Get("n"); v != "" {
-		if n, err = strconv.Atoi(v); err != nil || n < 0 {
-			http.Error(w, "n is a count", http.StatusBadRequest)
-			return
-		}
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), wait)
-	defer cancel()
-	held, err := s.WaitHeld(ctx, op, n)
-	status := http.StatusOK
-	if err != nil {
-		status = http.StatusRequestTimeout
-	}
-	writeJSON(w, status, held)
+	held.ServeHeld(w, r, writeJSON)
 }
 
 // simLetGo serves POST /sim/release/{op} and POST /sim/drop/{op}, with
@@ -415,7 +267,7 @@ func (s *Sim) simHeld(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) simLetGo(process bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		op := r.PathValue("op")
-		if err := validHoldOp(op); err != nil {
+		if err := s.holdHTTP().held.ValidOp(op); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -427,17 +279,13 @@ func (s *Sim) simLetGo(process bool) http.HandlerFunc {
 				return
 			}
 		}
-		if err := s.letGo(op, r.URL.Query().Get("instruction_id"), id, process); err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		simhold.Reply(w, s.letGo(op, r.URL.Query().Get("instruction_id"), id, process), http.StatusConflict)
 	}
 }
 
 // holdRoutes registers the test hooks.
 func (s *Sim) holdRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /sim/hold/{op}", s.simHold)
+	mux.HandleFunc("POST /sim/hold/{op}", s.holdHTTP().held.ServeHold)
 	mux.HandleFunc("GET /sim/held", s.simHeld)
 	mux.HandleFunc("POST /sim/release/{op}", s.simLetGo(true))
 	mux.HandleFunc("POST /sim/drop/{op}", s.simLetGo(false))
