@@ -135,9 +135,9 @@ func TestKill9Swish(t *testing.T) {
 	})
 
 	// 2b. As 2, but the first PUT is still held when kvitt, restarted,
-	// sends it again (its poller does so at the first 404, 10 s after the
-	// payment was made, inside the payment's in-flight window of 30 s), and
-	// arrives after that: Swish keeps one payment request per
+	// sends it again (its poller does so at the first 404 once the
+	// payment's in-flight window of 30 s is over: a 404 inside it decides
+	// nothing), and arrives after that: Swish keeps one payment request per
 	// instructionUUID, so the late PUT is a replay and nothing more.
 	run("CreateHeldArrivesAfterResend", func(t *testing.T, c *swCrash) {
 		sale := c.newSale(2900)

@@ -330,10 +330,12 @@ func isNotFound(err error) bool {
 	return errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound
 }
 
-// Status reads the payment request by its instructionUUID. A 404 means the
-// create never arrived: for an open payment it is sent again with the same
-// instructionUUID (Swish keeps one request per UUID), unless the payer
-// window has passed. A payment kvitt has ended (read again because a
+// Status reads the payment request by its instructionUUID. A 404 while
+// kvitt's own create may still be on its way (p.InFlightUntil) proves
+// nothing: it is asked again once the flight is over. After that a 404
+// means the create never arrived: for an open payment it is sent again with
+// the same instructionUUID (Swish keeps one request per UUID), unless the
+// payer window has passed. A payment kvitt has ended (read again because a
 // callback came for it) is only read: sending its create now would let the
 // customer pay for a payment the till has given up.
 func (a *Provider) Status(ctx context.Context, t *kvitt.Till, p *kvitt.Payment) (kvitt.Update, error) {
@@ -343,6 +345,9 @@ func (a *Provider) Status(ctx context.Context, t *kvitt.Till, p *kvitt.Payment) 
 func (a *Provider) read(ctx context.Context, p *kvitt.Payment, resend bool) (kvitt.Update, error) {
 	pr, err := a.cfg.Client.GetPaymentRequest(ctx, p.Reference)
 	if isNotFound(err) && resend {
+		if now := a.cfg.Now(); p.InFlightUntil.After(now) {
+			return kvitt.Update{Retry: p.InFlightUntil.Sub(now) + time.Second}, nil
+		}
 		if !p.Created.IsZero() && a.cfg.Now().After(p.Created.Add(a.cfg.PayerWindow)) {
 			return kvitt.Update{State: kvitt.PaymentExpired, ErrorCode: "TM01",
 				Message: "The payment request never reached Swish and the customer's time is over. No money was taken."}, nil

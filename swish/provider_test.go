@@ -614,3 +614,32 @@ func TestStatusOfEndedPaymentSendsNoCreate(t *testing.T) {
 		t.Fatalf("simulator holds %d payment requests, want none", n)
 	}
 }
+
+// "Not found" decides nothing while kvitt's own create may still be on its
+// way: a status read in that window sends no create (before, the first poll,
+// 10 s after a lost create, sent it again while the first could still
+// arrive). Once the window is over, the create is sent again under the same
+// instructionUUID, once.
+func TestStatusInFlightSendsNoCreate(t *testing.T) {
+	e := newEnv(t, swish.Config{}, simswish.Options{})
+	p := e.payment(4200)
+	p.InFlightUntil = time.Now().Add(30 * time.Second)
+	u, err := e.provider.Status(context.Background(), e.till, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.State != "" || u.Retry < 30*time.Second || u.Retry > 32*time.Second {
+		t.Errorf("status of a create still in flight: %+v, want no state and a retry once the flight is over", u)
+	}
+	if n := e.sim.PaymentCount(); n != 0 {
+		t.Fatalf("simulator holds %d payment requests, want none while the first create may still arrive", n)
+	}
+	p.InFlightUntil = time.Now().Add(-time.Second)
+	u, err = e.provider.Status(context.Background(), e.till, p)
+	if err != nil || u.State != kvitt.PaymentPending {
+		t.Fatalf("status after the flight: %+v, %v; want the create sent again, pending", u, err)
+	}
+	if n := e.sim.PaymentCount(); n != 1 {
+		t.Fatalf("simulator holds %d payment requests, want 1", n)
+	}
+}
