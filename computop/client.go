@@ -219,6 +219,20 @@ type MACError struct{ Reason string }
 
 func (e *MACError) Error() string { return "computop: " + e.Reason }
 
+// ServerCertificateError is a TLS handshake with the Paygate that failed
+// because kvitt did not accept the server's certificate (not issued by a
+// CA kvitt trusts, for another host, expired): the request was never sent.
+type ServerCertificateError struct {
+	Reason string
+	Err    error
+}
+
+func (e *ServerCertificateError) Error() string {
+	return "computop: kvitt does not trust the Paygate's server certificate: " + e.Reason
+}
+
+func (e *ServerCertificateError) Unwrap() error { return e.Err }
+
 // HTTPError is an answer other than 200. The outcome of the request is not
 // known from it.
 type HTTPError struct {
@@ -272,6 +286,10 @@ func (c *Client) call(ctx context.Context, path string, p *Params, t Table) (*Re
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var verr *tls.CertificateVerificationError
+		if errors.As(err, &verr) {
+			return nil, &ServerCertificateError{Reason: verr.Err.Error(), Err: err}
+		}
 		return nil, fmt.Errorf("computop: %s: %w", path, err)
 	}
 	defer resp.Body.Close()

@@ -126,6 +126,9 @@ func ReqID(op, reference string) string {
 	return strings.ToUpper(hex.EncodeToString(h[:16]))
 }
 
+// CodeServerCertificate: kvitt did not trust the Paygate's server certificate.
+const CodeServerCertificate = "SERVER_CERTIFICATE"
+
 // pollInterval is how often the hub should ask while a payment is open.
 const pollInterval = 2 * time.Second
 
@@ -207,6 +210,13 @@ func (a *Provider) Start(ctx context.Context, t *kvitt.Till, p *kvitt.Payment) (
 		var fe *FormatError
 		if errors.As(err, &fe) { // nothing was sent
 			return kvitt.Update{State: kvitt.PaymentFailed, ErrorCode: "FORMAT", Message: "kvitt refused to send the payment: " + fe.Error()}, nil
+		}
+		var ce *ServerCertificateError
+		if errors.As(err, &ce) { // the handshake failed: nothing was sent
+			return kvitt.Update{State: kvitt.PaymentFailed, ErrorCode: CodeServerCertificate, Message: fmt.Sprintf(
+				"kvitt does not trust Computop's server certificate (%s): check the CA bundle kvitt checks the Paygate against "+
+					"(computop.ca_file, or none for the system's roots) and that computop.base_url is the Paygate's address. "+
+					"Nothing was sent to Computop; no money was taken.", ce.Reason)}, nil
 		}
 		return kvitt.Update{}, err
 	}
@@ -355,6 +365,17 @@ func (a *Provider) notFound(ctx context.Context, t *kvitt.Till, p *kvitt.Payment
 	return a.Start(ctx, t, p)
 }
 
+// window says a duration in words: "3 minutes", "20s".
+func window(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		if d == time.Minute {
+			return "1 minute"
+		}
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.Round(time.Second).String()
+}
+
 // mapInquiry maps an inquiry. The amounts decide (Computop: LastStatus
 // alone is not sufficient); LastStatus tells open from failed.
 func (a *Provider) mapInquiry(p *kvitt.Payment, res *Result) kvitt.Update {
@@ -406,6 +427,14 @@ func (a *Provider) mapInquiry(p *kvitt.Payment, res *Result) kvitt.Update {
 	u.State, u.Retry = kvitt.PaymentPending, pollInterval
 	if !p.Created.IsZero() {
 		u.Deadline = p.Created.Add(a.cfg.PayerWindow)
+	}
+	if p.Provider[KeyPayerAlias] == "" && p.Provider[KeyTokenExt] == "" {
+		// Channel App, and the answer with the token was lost: an inquiry
+		// does not give it, and a resubmission while the payment is open
+		// would be a second payment.
+		u.Message = fmt.Sprintf("The Swish QR code of this payment was lost with Computop's answer and cannot be shown. "+
+			"Computop cannot withdraw a Swish request: it ends by itself when the customer's time is over (%s after it was made); then take the payment again.",
+			window(a.cfg.PayerWindow))
 	}
 	return u
 }

@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +16,8 @@ import (
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
+	kvitthttp "github.com/kvitt-hub/kvitt/http"
+	"github.com/kvitt-hub/kvitt/hub"
 	simswish "github.com/kvitt-hub/kvitt/sim/swish"
 	"github.com/kvitt-hub/kvitt/swish"
 )
@@ -39,6 +45,11 @@ const (
 	// relayResetAnswer: once the create has taken effect, the connection is
 	// reset (RST to kvitt) instead of relaying the answer. Once.
 	relayResetAnswer
+	// relayGateAnswer: once the request has taken effect, the simulator's
+	// bytes on that connection wait until the test opens the gate, then go
+	// on: the answer arrives late, but it arrives (a callback overtakes it).
+	// Once.
+	relayGateAnswer
 )
 
 // faultProxy is a TCP relay on a fixed loopback address.
@@ -51,6 +62,8 @@ type faultProxy struct {
 	delay    time.Duration
 	hold     time.Duration
 	trigger  func() bool // the request has taken effect at the provider
+	gate     chan struct{}
+	gateOnce sync.Once
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -60,7 +73,7 @@ type faultProxy struct {
 
 func newFaultProxy(t *testing.T, upstream string) *faultProxy {
 	t.Helper()
-	p := &faultProxy{t: t, conns: map[net.Conn]struct{}{}}
+	p := &faultProxy{t: t, conns: map[net.Conn]struct{}{}, gate: make(chan struct{})}
 	p.upstream.Store(&upstream)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,9 +81,12 @@ func newFaultProxy(t *testing.T, upstream string) *faultProxy {
 	}
 	p.addr = ln.Addr().String()
 	p.serve(ln)
-	t.Cleanup(func() { p.down(); p.wg.Wait() })
+	t.Cleanup(func() { p.openGate(); p.down(); p.wg.Wait() })
 	return p
 }
+
+// openGate lets an answer held by relayGateAnswer go on.
+func (p *faultProxy) openGate() { p.gateOnce.Do(func() { close(p.gate) }) }
 
 func (p *faultProxy) serve(ln net.Listener) {
 	p.mu.Lock()
@@ -175,6 +191,10 @@ func (p *faultProxy) pipe(dst, src net.Conn, answer bool) {
 					}
 					return
 				}
+			case relayGateAnswer:
+				if answer && p.trigger() && p.fired.CompareAndSwap(false, true) {
+					<-p.gate
+				}
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
@@ -233,6 +253,17 @@ func TestProviderFaults(t *testing.T) {
 				time.Sleep(time.Second)
 				px.up()
 			}},
+		{name: "5xx_before_create", created: true,
+			fault: func(e *env, px *faultProxy) {
+				// Swish's load balancer answers 503: the create never
+				// reached the API.
+				swishFront(e, px, simswish.OpCreate, http.StatusServiceUnavailable, false)
+			}},
+		{name: "5xx_after_create", created: true, lostAnswer: true,
+			fault: func(e *env, px *faultProxy) {
+				// The API made the payment request, then answered 500.
+				swishFront(e, px, simswish.OpCreate, http.StatusInternalServerError, true)
+			}},
 		{name: "tls_other_ca", failed: "server certificate",
 			fault: func(e *env, px *faultProxy) {
 				other, err := simswish.NewPKI(simswish.DefaultPayeeAlias)
@@ -253,6 +284,14 @@ func TestProviderFaults(t *testing.T) {
 				px.upstream.Store(&host)
 			}},
 	}
+	t.Run("callback_before_create_answer", func(t *testing.T) {
+		t.Parallel()
+		testSwishCallbackBeforeCreateAnswer(t, providerTimeout)
+	})
+	t.Run("callback_late_after_poller", func(t *testing.T) {
+		t.Parallel()
+		testSwishCallbackLateAfterPoller(t)
+	})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -262,20 +301,7 @@ func TestProviderFaults(t *testing.T) {
 			px := newFaultProxy(t, host)
 			px.trigger = func() bool { return e.swish.PaymentCount() > 0 }
 
-			// kvitt's Swish client goes through the relay.
-			base := strings.Replace(e.swish.URL(), host, px.addr, 1)
-			client, err := swish.NewClient(swish.ClientConfig{BaseURL: base, TLS: e.swish.PKI().ClientTLSConfig(), Timeout: providerTimeout})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sp, err := swish.NewProvider(swish.Config{Client: client, PayeeAlias: e.swish.PayeeAlias(), CallbackBaseURL: e.cbURL,
-				CallbackSecret: e.secret})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e.h.Register(sp, e.swish.Customer())
-			e.h.ProviderTimeout = providerTimeout
-			e.h.InFlightGrace = time.Second
+			e.swishThrough(px, providerTimeout)
 			e.runWorker()
 
 			s := e.sale(ctx, till1, 4200)
@@ -351,4 +377,194 @@ func TestProviderFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// swishThrough registers a Swish provider whose client goes through the
+// relay px, with a short provider timeout.
+func (e *env) swishThrough(px *faultProxy, timeout time.Duration) {
+	e.t.Helper()
+	host := strings.TrimSuffix(strings.TrimPrefix(e.swish.RootURL(), "https://"), "/")
+	base := strings.Replace(e.swish.URL(), host, px.addr, 1)
+	client, err := swish.NewClient(swish.ClientConfig{BaseURL: base, TLS: e.swish.PKI().ClientTLSConfig(), Timeout: timeout})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sp, err := swish.NewProvider(swish.Config{Client: client, PayeeAlias: e.swish.PayeeAlias(), CallbackBaseURL: e.cbURL,
+		CallbackSecret: e.secret})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.h.Register(sp, e.swish.Customer())
+	e.h.ProviderTimeout = timeout
+	e.h.InFlightGrace = time.Second
+}
+
+// callbacksOnNode2 starts a second kvitt node on the same database, with
+// its own Swish client straight to the simulator, and sends Swish's
+// callbacks to it (the load balancer's choice): what it reads at Swish
+// does not wait behind the first node's connection through the relay.
+func (e *env) callbacksOnNode2() *hub.Hub {
+	e.t.Helper()
+	logger := slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", "2")
+	h := hub.New(e.db, logger)
+	client, err := swish.NewClient(swish.ClientConfig{BaseURL: e.swish.URL(), TLS: e.swish.PKI().ClientTLSConfig()})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sp, err := swish.NewProvider(swish.Config{Client: client, PayeeAlias: e.swish.PayeeAlias(), CallbackBaseURL: e.cbURL,
+		CallbackSecret: e.secret})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h.Register(sp, e.swish.Customer())
+	e.t.Cleanup(h.Close)
+	e.cbTarget.Store(&handlerBox{kvitthttp.NewServer(&kvitthttp.Server{Hub: h, Store: e.db, Logger: logger})})
+	return h
+}
+
+// storedPayment waits until the sale has one payment (stored before its
+// create left) and returns it.
+func (e *env) storedPayment(saleID string) *kvitt.Payment {
+	e.t.Helper()
+	var p *kvitt.Payment
+	eventually(e.t, "the sale's payment stored", func() string {
+		v, err := e.h.ViewSale(context.Background(), saleID)
+		if err != nil {
+			return err.Error()
+		}
+		if len(v.Payments) != 1 {
+			return fmt.Sprintf("%d payments", len(v.Payments))
+		}
+		p = v.Payments[0]
+		return ""
+	})
+	return p
+}
+
+// testSwishCallbackBeforeCreateAnswer: the create reaches Swish, its answer
+// is held in the network, the customer scans and pays meanwhile (by the
+// payment request's id, as the app does), and Swish's callback overtakes
+// the create's answer. kvitt books paid from the callback (the re-read);
+// the create's answer (pending, with a QR code), arriving after, must not
+// move it back. One payment request, paid once; the sale counts it once.
+func testSwishCallbackBeforeCreateAnswer(t *testing.T, providerTimeout time.Duration) {
+	e := newEnv(t, options{}, false)
+	ctx := ctxT(t)
+	host := strings.TrimSuffix(strings.TrimPrefix(e.swish.RootURL(), "https://"), "/")
+	px := newFaultProxy(t, host)
+	px.trigger = func() bool { return e.swish.PaymentCount() > 0 }
+	px.mode.Store(int32(relayGateAnswer))
+	e.swishThrough(px, providerTimeout)
+	e.callbacksOnNode2()
+
+	s := e.sale(ctx, till1, 4200)
+	created := make(chan *kvitt.Payment, 1)
+	go func() {
+		p, err := e.h.CreatePayment(ctx, s.ID, hub.PaymentInput{Method: "swish", Amount: 4200})
+		if err != nil {
+			t.Errorf("create payment: %v", err)
+		}
+		created <- p
+	}()
+	eventually(t, "the create's answer held in the network", func() string {
+		return map[bool]string{true: "", false: "not yet"}[px.fired.Load()]
+	})
+	p := e.storedPayment(s.ID)
+	if err := e.swish.Customer().Do(ctx, p.Reference, "approve"); err != nil {
+		t.Fatal(err)
+	}
+	p = e.waitState(p.ID, kvitt.PaymentPaid)
+	px.openGate()
+	var answered *kvitt.Payment
+	select {
+	case answered = <-created:
+	case <-time.After(waitLimit):
+		t.Fatal("the create never answered")
+	}
+	if answered == nil || answered.State != kvitt.PaymentPaid {
+		t.Fatalf("the create's late answer left the payment %v, want paid", answered)
+	}
+	p = e.payment(p.ID)
+	want := []string{">created/api", "created>paid/callback"}
+	if got := transitions(e.events(p.ID)); !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v: the create's answer must not move a paid payment", got, want)
+	}
+	if p.State != kvitt.PaymentPaid || p.Action != nil {
+		t.Errorf("payment %s with action %+v, want paid with nothing for the till to show", p.State, p.Action)
+	}
+	if v := e.salePaid(s.ID); v != 4200 {
+		t.Errorf("the sale counts %d as paid, want 4200", v)
+	}
+	l := e.swish.Ledger().PaymentRequests
+	if len(l) != 1 || l[0].InstructionID != p.Reference || l[0].Creates != 1 || l[0].Status != "PAID" {
+		t.Errorf("simulator ledger %+v: want one payment request, created once, paid", l)
+	}
+	cbs := e.swish.Callbacks()
+	if len(cbs) != 1 || cbs[0].StatusCode != http.StatusOK {
+		t.Errorf("callbacks %+v, want one, answered 200", cbs)
+	}
+}
+
+// testSwishCallbackLateAfterPoller: Swish's callback is lost when the
+// customer pays; the poller finds the payment paid. Swish's retry of the
+// callback then arrives: taken (200), and nothing changes: the same
+// events, version and journal, one payment request paid once.
+func testSwishCallbackLateAfterPoller(t *testing.T) {
+	e := newEnv(t, options{dropCallbacks: true}, true)
+	ctx := ctxT(t)
+	s, p := e.startSwish(ctx, 4200)
+	if err := e.swish.Customer().Do(ctx, p.Provider[swish.KeyToken], "approve"); err != nil {
+		t.Fatal(err)
+	}
+	p = e.waitState(p.ID, kvitt.PaymentPaid)
+	es := e.events(p.ID)
+	if last := es[len(es)-1]; last.Cause != hub.CausePoller {
+		t.Fatalf("paid by %s, want the poller: %v", last.Cause, transitions(es))
+	}
+	cbs := e.swish.Callbacks()
+	if len(cbs) != 1 || !cbs[0].Dropped {
+		t.Fatalf("callbacks %+v, want the one, lost", cbs)
+	}
+	journal := e.verifyJournal()
+	if code, resp := e.postCallback(cbs[0].URL, string(cbs[0].Body)); code != http.StatusOK {
+		t.Errorf("late callback: %d %s, want 200", code, resp)
+	}
+	if after := transitions(e.events(p.ID)); !slices.Equal(transitions(es), after) {
+		t.Errorf("the late callback changed the events: %v → %v", transitions(es), after)
+	}
+	if got := e.payment(p.ID); got.State != kvitt.PaymentPaid || got.Version != p.Version {
+		t.Errorf("payment %s version %d, want paid version %d (unchanged)", got.State, got.Version, p.Version)
+	}
+	if n := e.verifyJournal(); n != journal {
+		t.Errorf("the journal grew from %d to %d entries on a late callback", journal, n)
+	}
+	if v := e.salePaid(s.ID); v != 4200 {
+		t.Errorf("the sale counts %d as paid, want 4200", v)
+	}
+	if l := e.swish.Ledger().PaymentRequests; len(l) != 1 || l[0].Creates != 1 || l[0].Status != "PAID" {
+		t.Errorf("simulator ledger %+v, want one payment request, created once, paid", l)
+	}
+}
+
+// swishFront puts the simulator's failing front door (Swish's load
+// balancer) behind the relay and makes it fail the next request of op
+// with status, before or after the API carried it out; the test fails
+// unless it did so exactly once.
+func swishFront(e *env, px *faultProxy, op string, status int, after bool) {
+	e.t.Helper()
+	front, err := e.swish.StartFaultFront()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { front.Close() })
+	e.t.Cleanup(func() {
+		if n := front.Failed(op); n != 1 {
+			e.t.Errorf("the front failed %d %s requests, want 1: the fault never fired", n, op)
+		}
+	})
+	if err := front.FailNext(op, status, after); err != nil {
+		e.t.Fatal(err)
+	}
+	addr := front.Addr()
+	px.upstream.Store(&addr)
 }

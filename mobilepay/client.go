@@ -15,6 +15,7 @@ package mobilepay
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,6 +139,9 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 	c.commonHeaders(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if ce := serverCertificateError(err); ce != nil {
+			return "", ce
+		}
 		return "", kvitt.Errorf(kvitt.EUNAVAILABLE, "MobilePay access token: %v", err)
 	}
 	defer resp.Body.Close()
@@ -228,6 +232,9 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		}
 		resp, err := c.http.Do(req)
 		if err != nil {
+			if ce := serverCertificateError(err); ce != nil {
+				return ce
+			}
 			return fmt.Errorf("mobilepay: %s %s: %w", cl.method, cl.path, err)
 		}
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
@@ -282,6 +289,30 @@ func readAPIError(resp *http.Response) error {
 	}
 	e.Body = s
 	return e
+}
+
+// ServerCertificateError is a TLS handshake with the platform that failed
+// because kvitt did not accept the server's certificate (not issued by a
+// CA kvitt trusts, for another host, expired): the request was never sent.
+type ServerCertificateError struct {
+	Reason string
+	Err    error
+}
+
+func (e *ServerCertificateError) Error() string {
+	return "mobilepay: kvitt does not trust the server's certificate: " + e.Reason
+}
+
+func (e *ServerCertificateError) Unwrap() error { return e.Err }
+
+// serverCertificateError recognises a failed verification of the server's
+// certificate in a transport error (nil if it is none).
+func serverCertificateError(err error) *ServerCertificateError {
+	var verr *tls.CertificateVerificationError
+	if errors.As(err, &verr) {
+		return &ServerCertificateError{Reason: verr.Err.Error(), Err: err}
+	}
+	return nil
 }
 
 // IsNotFound reports whether err is the platform's 404.

@@ -344,12 +344,23 @@ func (a *Provider) create(ctx context.Context, t *kvitt.Till, p *kvitt.Payment, 
 	return u, nil
 }
 
-// refusal turns a definite refusal (validation before sending, or a 4xx
-// other than 404, 408, 409 and 429) into a failed update.
+// CodeServerCertificate: kvitt did not trust MobilePay's server certificate.
+const CodeServerCertificate = "SERVER_CERTIFICATE"
+
+// refusal turns a definite refusal (validation before sending, a 4xx
+// other than 404, 408, 409 and 429, or a TLS handshake failed over the
+// server's certificate, which no request passed) into a failed update.
 func refusal(err error) (kvitt.Update, bool) {
 	var ke *kvitt.Error
 	if errors.As(err, &ke) && ke.Code == kvitt.EUNPROCESSABLE {
 		return kvitt.Update{State: kvitt.PaymentFailed, ErrorCode: "INVALID", Message: ke.Field + " " + ke.Message}, true
+	}
+	var ce *ServerCertificateError
+	if errors.As(err, &ce) {
+		return kvitt.Update{State: kvitt.PaymentFailed, ErrorCode: CodeServerCertificate, Message: fmt.Sprintf(
+			"kvitt does not trust MobilePay's server certificate (%s): check the CA bundle kvitt checks MobilePay's server against "+
+				"(mobilepay.ca_file, or none for the system's roots) and that mobilepay.base_url is MobilePay's address. "+
+				"Nothing was sent to MobilePay; no money was taken.", ce.Reason)}, true
 	}
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Definite() && ae.StatusCode != http.StatusNotFound && ae.StatusCode != http.StatusConflict {
@@ -430,6 +441,12 @@ func (a *Provider) mapPayment(p *kvitt.Payment, pay *Payment) kvitt.Update {
 	case StateCreated:
 		u.State, u.Retry = kvitt.PaymentPending, pollApprove
 		u.Deadline = a.deadline(p)
+		if p.Action == nil || p.Action.Type == ActionScanTillQR {
+			// The create's answer, which carried what the till shows, was
+			// lost (or the till still asks for a scan): MobilePay's copy
+			// of the payment says it again.
+			waitingAction(p, pay, &u)
+		}
 	case StateAuthorized:
 		switch {
 		case agg.CapturedAmount.Value == pay.Amount.Value:
@@ -461,6 +478,32 @@ func (a *Provider) mapPayment(p *kvitt.Payment, pay *Payment) kvitt.Update {
 		u.Message = fmt.Sprintf("MobilePay reported an unknown state %q; check the payment in the business portal.", pay.State)
 	}
 	return u
+}
+
+// waitingAction sets what the till shows for a payment waiting for the
+// customer at MobilePay: the app, or the one-time QR MobilePay made for it
+// (its redirectUrl), as the create's answer gave them.
+func waitingAction(p *kvitt.Payment, pay *Payment, u *kvitt.Update) {
+	expires := u.Deadline
+	flow := p.Provider[KeyFlow]
+	if flow == "" {
+		// The flow is stored from the create's answer; Start chose it.
+		flow = FlowOneTimeQR
+		if p.Provider[KeyPhone] != "" {
+			flow = FlowPush
+		}
+	}
+	u.Provider[KeyFlow] = flow
+	if flow != FlowOneTimeQR {
+		u.Action = &kvitt.Action{Type: ActionOpenApp, Message: "The customer approves the payment in the MobilePay app", ExpiresAt: &expires}
+		return
+	}
+	if pay.RedirectURL == "" {
+		u.Message = "MobilePay gave no QR code for this payment; cancel it and start again."
+		return
+	}
+	u.Provider[KeyQRURL] = pay.RedirectURL
+	u.Action = &kvitt.Action{Type: "show_qr", QRData: pay.RedirectURL, Message: "Scan the QR code with the MobilePay app", ExpiresAt: &expires}
 }
 
 func (a *Provider) deadline(p *kvitt.Payment) time.Time {
