@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kvitt-hub/kvitt"
+	"github.com/kvitt-hub/kvitt/internal/crashpoint"
 )
 
 // CauseBatch is the cause of what a provider's batch response file decided.
@@ -145,6 +146,7 @@ func (h *Hub) ApplyRefundResult(ctx context.Context, in RefundResult) (*AppliedR
 			h.registerReturnHere(ctx, res.Refund)
 			h.notify(p)
 		}
+		crashpoint.Hit("batch.between-lines") // this result is committed; the batch's next line is not read yet
 		return res, nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
+	"github.com/kvitt-hub/kvitt/internal/crashpoint"
 )
 
 // After payment (issue 10): the paid order follows Svea's order
@@ -309,6 +310,7 @@ func (h *Hub) driveAdmin(ctx context.Context, id string) (*kvitt.Order, error) {
 			l = o.Link(o.PaidLink)
 			u, err = h.adminCall(ctx, func(ctx context.Context) (kvitt.AdminUpdate, error) {
 				if kind == adminDeliver {
+					crashpoint.Hit("svea.deliver.before-call") // the send is claimed (sent) and committed
 					return adm.Deliver(ctx, o, l)
 				}
 				return adm.Annul(ctx, o, l)
@@ -318,6 +320,9 @@ func (h *Hub) driveAdmin(ctx context.Context, id string) (*kvitt.Order, error) {
 				until := kind.action(o).InFlightUntil
 				return h.adminLost(ctx, id, kind, kvitt.AdminSent,
 					"No answer from Svea ("+err.Error()+"); kvitt reads the order at Svea and sends again only if Svea shows it not done.", until.Sub(h.now()))
+			}
+			if kind == adminDeliver {
+				crashpoint.Hit("svea.deliver.after-call") // Svea has answered; the answer is not stored yet
 			}
 			if _, err := h.mutateOrder(ctx, id, func(o *kvitt.Order) error {
 				applyAdminAnswer(o, kind, u, h.now())

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
+	"github.com/kvitt-hub/kvitt/internal/crashpoint"
 )
 
 // PaymentInput is what a till sends to pay (part of) a sale.
@@ -189,6 +190,7 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 		}
 		return p, nil
 	}
+	crashpoint.Hit("payment.before-start") // the payment is committed; nothing has been sent to the provider
 	h.wakeWorker()
 	if lr, ok := prov.(kvitt.LongRunning); ok {
 		if p2, err := h.apply(ctx, p.ID, lr.Pending(till, p), CauseAPI); err == nil {

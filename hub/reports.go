@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
+	"github.com/kvitt-hub/kvitt/internal/crashpoint"
 	"github.com/kvitt-hub/kvitt/report"
 )
 
@@ -72,6 +73,7 @@ func (h *Hub) Report(ctx context.Context, tillID string, kind report.Kind) (*rep
 		if kind != report.Z {
 			return nil
 		}
+		defer crashpoint.Hit("z.before-commit") // at the end of the transaction, after every write, before the commit
 		data, err := json.Marshal(rep)
 		if err != nil {
 			return err
