@@ -83,7 +83,11 @@ func (s *Sim) startAdmin() error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	addr := s.opts.AdminAddr
+	if addr == "" {
+		addr = net.JoinHostPort(host, "0")
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}

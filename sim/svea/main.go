@@ -22,11 +22,12 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	merchant := fs.String("merchant-id", DefaultMerchantID, "Instore merchant id (Basic auth user)")
 	password := fs.String("password", DefaultPassword, "Instore password (Basic auth password)")
 	country := fs.String("country", "SE", "the account's country code")
+	adminAddr := fs.String("admin-addr", "", "address for Payment Admin to listen on (default: a free port on --addr's host)")
 	interval := fs.Duration("status-interval", 0, "least time between status calls of one order (0: 5s, Svea's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	s, err := New(Options{Addr: *addr, MerchantID: *merchant, Password: *password, CountryCode: *country, StatusInterval: *interval})
+	s, err := New(Options{Addr: *addr, AdminAddr: *adminAddr, MerchantID: *merchant, Password: *password, CountryCode: *country, StatusInterval: *interval})
 	if err != nil {
 		return err
 	}
@@ -43,6 +44,8 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
   merchant id:     %s
   password:        %s
   country:         %s
+  Payment Admin:   %s   (like https://paymentadminapistage.svea.com)
+  admin secret:    %s   (merchant id as above)
   CA certificate:  %s
   SMS outbox:      GET %s/sim/sms
   callbacks made:  GET %s/sim/callbacks
@@ -50,7 +53,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
   test hooks:      GET %s/sim/ledger (each merchant order number: status, creates, returns…)
                    POST %s/sim/hold/{create|status|cancel|return}, GET %s/sim/held[?op=&n=&wait=10s],
                    POST %s/sim/release/{op} or /sim/drop/{op} [?merchant_order_number=…|?id=…]
-`, s.URL(), s.MerchantID(), s.Password(), *country, filepath.Join(abs, "ca.pem"), s.URL(), s.URL(), s.URL(),
+`, s.URL(), s.MerchantID(), s.Password(), *country, s.AdminURL(), s.AdminSecret(), filepath.Join(abs, "ca.pem"), s.URL(), s.URL(), s.URL(),
 		s.URL(), s.URL(), s.URL(), s.URL())
 	<-ctx.Done()
 	return nil

@@ -38,7 +38,9 @@ const (
 
 // Options configure a simulator; the zero value is usable.
 type Options struct {
-	Addr                 string // "" = 127.0.0.1:0
+	Addr string // "" = 127.0.0.1:0
+	// AdminAddr is where Payment Admin listens ("" = a free port on Addr's host).
+	AdminAddr            string
 	MerchantID, Password string
 	// CountryCode is the account's country (default SE); orders of another are refused.
 	CountryCode string
