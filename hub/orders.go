@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"time"
 
@@ -134,7 +135,29 @@ func (h *Hub) CreateOrder(ctx context.Context, in OrderInput) (*kvitt.Order, err
 	if err != nil {
 		return nil, err
 	}
-	return h.driveOrder(ctx, o.ID, driveOpts{wait: true})
+	o2, err := h.driveOrder(ctx, o.ID, driveOpts{wait: true})
+	return h.unanswered(ctx, o.ID, o2, err, "")
+}
+
+// unanswered is the answer to the back office once an order's change is
+// stored and the provider did not answer a call it needed (a lost answer,
+// a refused connection, a 5xx: an error that is no *kvitt.Error): the
+// change stands, and the poller carries it out. A create is answered with
+// the order as stored (creating); a change or cancel (what) with 503 saying so.
+func (h *Hub) unanswered(ctx context.Context, id string, o *kvitt.Order, err error, what string) (*kvitt.Order, error) {
+	var ke *kvitt.Error
+	if err == nil || errors.As(err, &ke) || ctx.Err() != nil {
+		return o, err
+	}
+	h.Logger.Warn("order: the provider did not answer; the poller carries on", "order", id, "err", err)
+	h.scheduleOrder(ctx, id, h.ProviderTimeout+h.InFlightGrace)
+	if cur, gerr := h.GetOrder(ctx, id); gerr == nil {
+		o = cur
+	}
+	if what == "" {
+		return o, nil
+	}
+	return o, kvitt.Errorf(kvitt.EUNAVAILABLE, "Svea did not answer (%v): the %s is stored, and kvitt carries it out once Svea answers; the order shows the outcome", err, what)
 }
 
 func (h *Hub) validateOrder(ctx context.Context, os *orderSetup, o *kvitt.Order) error {
@@ -242,7 +265,7 @@ func (h *Hub) ChangeOrder(ctx context.Context, id string, customer kvitt.Custome
 	h.scheduleOrder(ctx, id, h.ProviderTimeout+h.InFlightGrace)
 	o, err := h.driveOrder(ctx, id, driveOpts{wait: true})
 	if err != nil {
-		return o, err
+		return h.unanswered(ctx, id, o, err, "change")
 	}
 	if o.PaidLink != 0 && o.PaidLink < newSeq {
 		return o, kvitt.Errorf(kvitt.ECONFLICT, "the customer paid order %s (link %d) before the change reached Svea; the order is paid with its earlier content and the change was not sent", o.Number, o.PaidLink)
@@ -287,7 +310,7 @@ func (h *Hub) CancelOrder(ctx context.Context, id string) (*kvitt.Order, error) 
 	if err == nil && o.PaidLink != 0 {
 		return o, kvitt.Errorf(kvitt.ECONFLICT, "the customer paid order %s before the cancel reached Svea; credit it instead", o.Number)
 	}
-	return o, err
+	return h.unanswered(ctx, id, o, err, "cancel")
 }
 
 // SyncOrder asks the provider about the order's open links now, waiting
@@ -813,6 +836,14 @@ func applyLink(o *kvitt.Order, seq int, u kvitt.LinkUpdate, now time.Time) {
 		switch {
 		case o.PaidLink == 0:
 			o.PaidLink = seq
+			if o.CancelRequested {
+				// The back office cancelled while the customer paid, and
+				// Svea refused the cancel: the money is taken. Never shown
+				// as cancelled (that is an annulment): paid, for a person.
+				o.CancelRequested = false
+				o.Attention = fmt.Sprintf("The customer paid link %s before the cancel reached Svea: the order is paid. "+
+					"Deliver it, or annul or credit it and tell the customer.", l.MerchantOrderNumber)
+			}
 			if seq != o.CurrentLink().Seq {
 				// An earlier link was paid while a change was on its way:
 				// the order is what the customer paid for.

@@ -216,7 +216,7 @@ func (c *Card) Start(ctx context.Context, t *kvitt.Till, p *kvitt.Payment) (kvit
 		if code, msg, ok := refused(err); ok {
 			return kvitt.Update{State: kvitt.PaymentFailed, ErrorCode: code, Message: msg}, nil
 		}
-		if !sent {
+		if !sent || errors.Is(err, ErrNotSent) {
 			// The request never left: a definite answer.
 			if errors.Is(err, context.Canceled) {
 				return kvitt.Update{State: kvitt.PaymentCancelled, ErrorCode: "Aborted", Message: "The payment was cancelled before it reached the card terminal. Nothing was charged."}, nil
@@ -229,7 +229,8 @@ func (c *Card) Start(ctx context.Context, t *kvitt.Till, p *kvitt.Payment) (kvit
 				o, code := failure(te.Response)
 				return kvitt.Update{State: kvitt.PaymentFailed, ErrorCode: code, Message: "The card terminal refused the login: " + o.Message}, nil
 			}
-			// The Login before it failed: the PaymentRequest never left.
+			// The Login before it failed, or no connection to the
+			// terminal could be made: the PaymentRequest never left.
 			return kvitt.Update{State: kvitt.PaymentFailed, ErrorCode: "Unreachable",
 				Message: "The card terminal cannot be reached; nothing was charged. Check that it is on and connected, then try again."}, nil
 		}
@@ -530,7 +531,7 @@ func (c *Card) Refund(ctx context.Context, t *kvitt.Till, p *kvitt.Payment, r *k
 		if code, msg, ok := refused(err); ok {
 			return kvitt.RefundUpdate{State: kvitt.RefundFailed, ErrorCode: code, Message: strings.Replace(msg, "Nothing was charged", "Nothing was paid back", 1)}, nil
 		}
-		if !sent {
+		if !sent || errors.Is(err, ErrNotSent) {
 			// The PaymentRequest never left: a definite answer.
 			return kvitt.RefundUpdate{State: kvitt.RefundFailed, ErrorCode: "NotSent",
 				Message: "The refund did not reach the card terminal (" + err.Error() + "); nothing was paid back. Try again."}, nil

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -94,6 +95,22 @@ func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.
 // the terminal: the outcome is unknown.
 var ErrTransport = errors.New("nexo: no answer from the terminal")
 
+// ErrNotSent marks a transport error before any byte of the request left
+// kvitt: no connection to the terminal could be made (refused, no route,
+// a name that does not resolve). It comes with ErrTransport; unlike the
+// others, its outcome is known: the terminal never got the request.
+var ErrNotSent = errors.New("nexo: the terminal cannot be reached")
+
+// notConnected reports whether err is a failure to connect: the dial, to
+// the terminal or to a proxy, failed, so nothing was written. (A request
+// that fails on a reused connection is sent again by net/http only when
+// nothing of it was written, on a new connection: its dial error is such
+// an error too.)
+func notConnected(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
 func header(ep Endpoint, category, serviceID string) MessageHeader {
 	return MessageHeader{
 		ProtocolVersion: ProtocolVersion,
@@ -138,6 +155,9 @@ func (c *Client) Do(ctx context.Context, ep Endpoint, req *SaleToPOIRequest) (*S
 			// The TLS handshake failed: the request never left.
 			return nil, ce
 		}
+		if notConnected(err) {
+			return nil, fmt.Errorf("%w (%w): %s %s: %w", ErrTransport, ErrNotSent, req.MessageHeader.MessageCategory, req.MessageHeader.ServiceID, err)
+		}
 		return nil, fmt.Errorf("%w: %s %s: %v", ErrTransport, req.MessageHeader.MessageCategory, req.MessageHeader.ServiceID, err)
 	}
 	defer res.Body.Close()
@@ -172,10 +192,14 @@ func (c *Client) Do(ctx context.Context, ep Endpoint, req *SaleToPOIRequest) (*S
 	if r == nil {
 		return nil, fmt.Errorf("%w: %s answer has no SaleToPOIResponse", ErrTransport, req.MessageHeader.MessageCategory)
 	}
-	h := r.MessageHeader
-	if h.MessageCategory != req.MessageHeader.MessageCategory || h.ServiceID != req.MessageHeader.ServiceID {
-		return nil, fmt.Errorf("%w: answer %s/%s does not match request %s/%s", ErrTransport,
-			h.MessageCategory, h.ServiceID, req.MessageHeader.MessageCategory, req.MessageHeader.ServiceID)
+	// An answer is this request's only if its header names the request:
+	// category, ServiceID, and the till (SaleID) and terminal (POIID) it
+	// is between. Any other (another payment's, another till's) books
+	// nothing: the outcome stays unknown and is asked by TransactionStatus.
+	h, q := r.MessageHeader, req.MessageHeader
+	if h.MessageCategory != q.MessageCategory || h.ServiceID != q.ServiceID || h.SaleID != q.SaleID || h.POIID != q.POIID {
+		return nil, fmt.Errorf("%w: answer %s/%s for %s at %s does not match request %s/%s for %s at %s", ErrTransport,
+			h.MessageCategory, h.ServiceID, h.SaleID, h.POIID, q.MessageCategory, q.ServiceID, q.SaleID, q.POIID)
 	}
 	return r, nil
 }

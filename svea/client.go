@@ -8,6 +8,8 @@ package svea
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,6 +93,42 @@ func (e *APIError) Message() string {
 	return fmt.Sprintf("HTTP %d", e.Status)
 }
 
+// CertificateError is a TLS handshake with Svea that failed because kvitt
+// did not trust the server's certificate (another CA, another name, out of
+// date): no request reached the API, so its outcome is definite.
+type CertificateError struct {
+	Reason string // what was wrong with it, in Go's words
+	Err    error
+}
+
+func (e *CertificateError) Error() string {
+	return "svea: kvitt does not trust the server's certificate (" + e.Reason + ")"
+}
+
+func (e *CertificateError) Unwrap() error { return e.Err }
+
+// Message says what to check, for the order's message and the log.
+func (e *CertificateError) Message() string {
+	return "kvitt does not trust the certificate of Svea's server (" + e.Reason + "): check svea.base_url, and that the CA roots " +
+		"kvitt trusts (the system's, or SSL_CERT_FILE) hold Svea's CA. Nothing reached Svea; no SMS was sent."
+}
+
+// certificateError recognises a refused server certificate in an error of
+// http.Client.Do (nil for any other error).
+func certificateError(err error) *CertificateError {
+	var verr *tls.CertificateVerificationError
+	if errors.As(err, &verr) {
+		return &CertificateError{Reason: verr.Err.Error(), Err: err}
+	}
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	if errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) {
+		return &CertificateError{Reason: err.Error(), Err: err}
+	}
+	return nil
+}
+
 func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -115,6 +153,9 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		if ce := certificateError(err); ce != nil {
+			return ce
+		}
 		return err
 	}
 	defer resp.Body.Close()

@@ -2,6 +2,7 @@ package svea
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -156,6 +157,10 @@ func Presets(c kvitt.CustomerCard) []PresetValue {
 	return out
 }
 
+// CodeServerCertificate is a link's error code when kvitt refused Svea's
+// server certificate: the create never reached Svea.
+const CodeServerCertificate = "SERVER_CERTIFICATE"
+
 // CreateLink creates the Instore order (Svea sends the SMS).
 func (p *Provider) CreateLink(ctx context.Context, o *kvitt.Order, l *kvitt.OrderLink) (kvitt.LinkUpdate, error) {
 	resp, err := p.c.Client.CreateOrder(ctx, p.Request(o, l))
@@ -163,6 +168,12 @@ func (p *Provider) CreateLink(ctx context.Context, o *kvitt.Order, l *kvitt.Orde
 		if ae, ok := Definite(err); ok {
 			return kvitt.LinkUpdate{State: kvitt.PaymentFailed, ErrorCode: strconv.Itoa(ae.Status),
 				Message: "Svea could not create the payment link: " + ae.Message()}, nil
+		}
+		var ce *CertificateError
+		if errors.As(err, &ce) {
+			// The handshake failed: the request never left kvitt.
+			return kvitt.LinkUpdate{State: kvitt.PaymentFailed, ErrorCode: CodeServerCertificate,
+				Message: "The payment link could not be created: " + ce.Message()}, nil
 		}
 		return kvitt.LinkUpdate{}, err
 	}
