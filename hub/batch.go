@@ -104,7 +104,7 @@ func (h *Hub) ApplyRefundResult(ctx context.Context, in RefundResult) (*AppliedR
 	for attempt := 0; ; attempt++ {
 		var res *AppliedResult
 		var p *kvitt.Payment
-		err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+		err := h.update(ctx, func(tx kvitt.Tx) (err error) {
 			res, p = nil, nil
 			r, err := tx.GetRefund(in.RefundID)
 			if kvitt.ErrorCode(err) == kvitt.ENOTFOUND {

@@ -105,7 +105,7 @@ func (h *Hub) ExportBookkeeping(ctx context.Context, q BookkeepingQuery) (*Bookk
 		return nil, kvitt.FieldError("to", "a period is at most %d days; export a fiscal year at a time", maxExportDays)
 	}
 	var ex *BookkeepingExport
-	err = h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err = h.update(ctx, func(tx kvitt.Tx) error {
 		m, tills, err := bookkeepingScope(tx, q.MerchantID)
 		if err != nil {
 			return err
@@ -252,7 +252,7 @@ func (h *Hub) SetBookkeepingAccounts(ctx context.Context, storeID string, a book
 	if err != nil {
 		return nil, err
 	}
-	err = h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err = h.update(ctx, func(tx kvitt.Tx) error {
 		if _, err := tx.GetShop(storeID); err != nil {
 			return err
 		}

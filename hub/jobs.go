@@ -31,7 +31,7 @@ func (h *Hub) HandleJob(kind string, fn JobFunc) { h.jobs[kind] = fn }
 
 // Enqueue adds a durable job.
 func (h *Hub) Enqueue(ctx context.Context, kind, ref string, payload []byte, at time.Time) error {
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		return tx.EnqueueJob(&kvitt.Job{Kind: kind, Ref: ref, Payload: payload, RunAt: at})
 	})
 	h.wakeWorker()
@@ -67,7 +67,7 @@ func (h *Hub) RunWorker(ctx context.Context, owner string) {
 		if free := cap(sem) - len(sem); free > 0 {
 			var jobs []*kvitt.Job
 			now := h.now()
-			err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+			err := h.update(ctx, func(tx kvitt.Tx) (err error) {
 				jobs, err = tx.ClaimJobs(owner, now, now.Add(jobLease), free)
 				return err
 			})
@@ -128,7 +128,7 @@ func (h *Hub) runJob(ctx context.Context, owner string, j *kvitt.Job) {
 	if ctx.Err() != nil {
 		// Shutting down: hand the job back at once, so the next process (or
 		// another node) runs it now rather than when the lease runs out.
-		if err := h.Store.Update(bg, func(tx kvitt.Tx) error {
+		if err := h.update(bg, func(tx kvitt.Tx) error {
 			return tx.RetryJob(j.ID, owner, now, "interrupted by shutdown", false)
 		}); err != nil && kvitt.ErrorCode(err) != kvitt.ECONFLICT {
 			h.Logger.Error("release job", "kind", j.Kind, "ref", j.Ref, "err", err)
@@ -140,13 +140,13 @@ func (h *Hub) runJob(ctx context.Context, owner string, j *kvitt.Job) {
 		backoff := time.Second << min(j.Attempts, 12)
 		dead := !ok || j.Attempts >= jobMaxAttempts || errors.Is(err, errPermanent)
 		h.Logger.Warn("job failed", "kind", j.Kind, "ref", j.Ref, "attempt", j.Attempts, "err", err, "dead", dead)
-		err = h.Store.Update(bg, func(tx kvitt.Tx) error {
+		err = h.update(bg, func(tx kvitt.Tx) error {
 			return tx.RetryJob(j.ID, owner, now.Add(min(backoff, jobMaxBackoff)), err.Error(), dead)
 		})
 	case next > 0:
-		err = h.Store.Update(bg, func(tx kvitt.Tx) error { return tx.RetryJob(j.ID, owner, now.Add(next), "", false) })
+		err = h.update(bg, func(tx kvitt.Tx) error { return tx.RetryJob(j.ID, owner, now.Add(next), "", false) })
 	default:
-		err = h.Store.Update(bg, func(tx kvitt.Tx) error { return tx.FinishJob(j.ID, owner) })
+		err = h.update(bg, func(tx kvitt.Tx) error { return tx.FinishJob(j.ID, owner) })
 	}
 	if err != nil && kvitt.ErrorCode(err) != kvitt.ECONFLICT {
 		h.Logger.Error("job bookkeeping", "kind", j.Kind, "ref", j.Ref, "err", err)
@@ -259,7 +259,7 @@ func (h *Hub) runReceiptRegister(ctx context.Context, j *kvitt.Job) (time.Durati
 const IdempotencyTTL = 48 * time.Hour
 
 func (h *Hub) runIdempotencyGC(ctx context.Context, j *kvitt.Job) (time.Duration, error) {
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		_, err := tx.DeleteIdempotencyBefore(h.now().Add(-IdempotencyTTL))
 		return err
 	})

@@ -147,7 +147,7 @@ func (h *Hub) PairTill(ctx context.Context, tillID, beaconID string, sticker boo
 		return nil, mobilePayUnreachable(err)
 	}
 	var old string
-	err = h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err = h.update(ctx, func(tx kvitt.Tx) error {
 		if err := pairingLocks(tx, tillID, beacon); err != nil {
 			return err
 		}
@@ -204,7 +204,7 @@ func (h *Hub) UnpairTill(ctx context.Context, tillID string) (*kvitt.Till, error
 	if err := pr.UnpairTill(cctx, till); err != nil {
 		return nil, mobilePayUnreachable(err)
 	}
-	err = h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err = h.update(ctx, func(tx kvitt.Tx) error {
 		if err := pairingLocks(tx, tillID, ""); err != nil {
 			return err
 		}

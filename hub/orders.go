@@ -115,7 +115,7 @@ func (h *Hub) CreateOrder(ctx context.Context, in OrderInput) (*kvitt.Order, err
 		return nil, err
 	}
 	now := h.now()
-	err = h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err = h.update(ctx, func(tx kvitt.Tx) error {
 		if in.IdempotencyKey != "" {
 			if prev, err := tx.OrderByIdempotencyKey(in.IdempotencyKey); err == nil {
 				o = prev
@@ -483,7 +483,7 @@ func (h *Hub) mutateOrder(ctx context.Context, id string, fn func(o *kvitt.Order
 // same transaction.
 func (h *Hub) mutateOrderJob(ctx context.Context, id string, job *kvitt.Job, fn func(o *kvitt.Order) error) (*kvitt.Order, error) {
 	var out *kvitt.Order
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		if err := tx.Lock(orderLock(id)); err != nil {
 			return err
 		}

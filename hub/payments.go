@@ -70,7 +70,7 @@ func (h *Hub) CreatePayment(ctx context.Context, saleID string, in PaymentInput)
 	var till *kvitt.Till
 	var replay bool
 	now := h.now()
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		// Everything below checks what the sale still owes: racing requests,
 		// on this node or another, check one after the other.
 		if err := tx.Lock(saleLock(saleID)); err != nil {
@@ -343,7 +343,7 @@ func (h *Hub) startInBackground(prov kvitt.Provider, till *kvitt.Till, p *kvitt.
 }
 
 func (h *Hub) scheduleSync(ctx context.Context, paymentID string, after time.Duration) {
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		return tx.EnqueueJob(&kvitt.Job{Kind: jobPaymentSync, Ref: paymentID, RunAt: h.now().Add(after)})
 	})
 	if err != nil {
@@ -393,7 +393,7 @@ func (h *Hub) applyWith(ctx context.Context, id string, u kvitt.Update, cause st
 	for attempt := 0; ; attempt++ {
 		var p *kvitt.Payment
 		var changed bool
-		err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+		err := h.update(ctx, func(tx kvitt.Tx) (err error) {
 			p, err = tx.GetPayment(id)
 			if err != nil {
 				return err
@@ -549,7 +549,8 @@ func (h *Hub) recordTransition(tx kvitt.Tx, p *kvitt.Payment, from, to kvitt.Pay
 		To       string `json:"to"`
 		Cause    string `json:"cause"`
 	}{p.ID, p.SaleID, p.Method, p.Amount, p.Tip, p.Refunded, string(p.Currency), string(from), string(to), cause})
-	h.metrics.PaymentTransition(p.Method, to)
+	method := p.Method
+	afterCommit(tx, func() { h.metrics.PaymentTransition(method, to) })
 	return tx.AppendJournal(&kvitt.JournalEntry{At: now, Kind: "payment.state", Ref: p.ID, Data: string(data)})
 }
 
@@ -654,7 +655,7 @@ func (h *Hub) CancelPayment(ctx context.Context, id string) (*kvitt.Payment, err
 // requestCancel stores the cashier's cancel on an open payment.
 func (h *Hub) requestCancel(ctx context.Context, id string) (*kvitt.Payment, error) {
 	var p *kvitt.Payment
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+	err := h.update(ctx, func(tx kvitt.Tx) (err error) {
 		if p, err = tx.GetPayment(id); err != nil || !p.State.Open() || !p.CancelRequested.IsZero() {
 			return err
 		}
@@ -702,7 +703,7 @@ func (h *Hub) keepLatePayment(ctx context.Context, p *kvitt.Payment, to kvitt.Pa
 		return nil, kvitt.FieldError("note", "say why the payment is kept (e.g. \"customer chose to pay with it\")")
 	}
 	var out *kvitt.Payment
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		if err := tx.Lock(saleLock(p.SaleID)); err != nil {
 			return err
 		}

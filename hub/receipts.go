@@ -31,7 +31,7 @@ func (h *Hub) CompleteSale(ctx context.Context, saleID string) (*kvitt.Receipt, 
 	var rc *kvitt.Receipt
 	var fresh bool
 	now := h.now()
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		if err := tx.Lock(saleLock(saleID)); err != nil {
 			return err
 		}
@@ -263,7 +263,7 @@ func (h *Hub) registerOne(ctx context.Context, cu kvitt.ControlUnit, rc *kvitt.R
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		err = h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+		err = h.update(ctx, func(tx kvitt.Tx) (err error) {
 			if rc, err = tx.GetReceipt(id); err != nil {
 				return err
 			}

@@ -29,7 +29,7 @@ func (h *Hub) CreateRefund(ctx context.Context, paymentID string, in RefundInput
 	var instant kvitt.Instant
 	var replay bool
 	now := h.now()
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		// A payment's sale never changes: find it, lock it, then read
 		// everything the checks below depend on.
 		var err error
@@ -138,7 +138,7 @@ func (h *Hub) callRefund(ctx context.Context, prov kvitt.Provider, till *kvitt.T
 		if !long {
 			h.applyRefundWith(bg, r.ID, kvitt.RefundUpdate{}, true)
 		}
-		h.Store.Update(bg, func(tx kvitt.Tx) error {
+		h.update(bg, func(tx kvitt.Tx) error {
 			return tx.EnqueueJob(&kvitt.Job{Kind: jobRefundSync, Ref: r.ID, RunAt: h.now().Add(2 * time.Second)})
 		})
 		h.wakeWorker()
@@ -183,7 +183,7 @@ func (h *Hub) applyRefundWith(ctx context.Context, id string, ru kvitt.RefundUpd
 	for attempt := 0; ; attempt++ {
 		var r *kvitt.Refund
 		var p *kvitt.Payment
-		err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+		err := h.update(ctx, func(tx kvitt.Tx) (err error) {
 			if r, err = tx.GetRefund(id); err != nil {
 				return err
 			}
@@ -374,7 +374,7 @@ func (h *Hub) CancelRefund(ctx context.Context, id string) (*kvitt.Refund, error
 	ru, err := rc.CancelRefund(cctx, till, p, r)
 	h.providerCalled(cctx, p.Method, "refund_cancel", start, err, ru.ErrorCode)
 	if err != nil {
-		h.Store.Update(context.WithoutCancel(ctx), func(tx kvitt.Tx) error {
+		h.update(context.WithoutCancel(ctx), func(tx kvitt.Tx) error {
 			return tx.EnqueueJob(&kvitt.Job{Kind: jobRefundSync, Ref: r.ID, RunAt: h.now().Add(time.Second)})
 		})
 		return nil, providerUnreachable(p.Method, err)
@@ -404,7 +404,7 @@ func (h *Hub) ResolveRefund(ctx context.Context, id string, to kvitt.RefundState
 	}
 	var r *kvitt.Refund
 	var p *kvitt.Payment
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+	err := h.update(ctx, func(tx kvitt.Tx) (err error) {
 		if r, err = tx.GetRefund(id); err != nil {
 			return err
 		}

@@ -88,7 +88,7 @@ func (h *Hub) Report(ctx context.Context, tillID string, kind report.Kind) (*rep
 	}
 	var err error
 	if kind == report.Z {
-		err = h.Store.Update(ctx, fn)
+		err = h.update(ctx, fn)
 	} else {
 		err = h.Store.View(ctx, fn)
 	}
@@ -167,7 +167,7 @@ func (h *Hub) ZReport(ctx context.Context, tillID string, serial int64) (*report
 func (h *Hub) CopyReceipt(ctx context.Context, id string) (*kvitt.Receipt, error) {
 	var cp *kvitt.Receipt
 	now := h.now()
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		orig, err := tx.GetReceipt(id)
 		if err != nil {
 			return err
@@ -230,7 +230,7 @@ func (h *Hub) CopyReceipt(ctx context.Context, id string) (*kvitt.Receipt, error
 func (h *Hub) ProForma(ctx context.Context, saleID string) (*kvitt.Receipt, error) {
 	var rc *kvitt.Receipt
 	now := h.now()
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		// The sale must be open, checked under its lock: a complete or cancel
 		// racing this one comes before or after, not in between.
 		if err := tx.Lock(saleLock(saleID)); err != nil {

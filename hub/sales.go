@@ -50,7 +50,7 @@ func (h *Hub) CreateSale(ctx context.Context, in SaleInput) (*kvitt.Sale, error)
 		return nil, kvitt.FieldError("till_id", "is required")
 	}
 	var sale *kvitt.Sale
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		if in.IdempotencyKey != "" {
 			if s, err := tx.SaleByIdempotencyKey(in.IdempotencyKey); err == nil {
 				sale = s
@@ -144,7 +144,7 @@ func balance(s *kvitt.Sale, ps []*kvitt.Payment) (paid, open int64, openPayment 
 // captured payment is refunded first; one with an open payment is cancelled first.
 func (h *Hub) CancelSale(ctx context.Context, id string) (*kvitt.Sale, error) {
 	var sale *kvitt.Sale
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		if err := tx.Lock(saleLock(id)); err != nil {
 			return err
 		}

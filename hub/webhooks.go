@@ -125,7 +125,7 @@ func (h *Hub) RegisterWebhooks(ctx context.Context, o WebhookOptions) error {
 	w := &webhooks{h: h, o: o}
 	h.HandleJob(jobWebhookDispatch, w.dispatch)
 	h.HandleJob(jobWebhookDeliver, w.deliver)
-	return h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	return h.update(ctx, func(tx kvitt.Tx) error {
 		return tx.EnqueueJob(&kvitt.Job{Kind: jobWebhookDispatch, Ref: "journal", RunAt: h.now()})
 	})
 }
@@ -458,7 +458,7 @@ func (m *eventMapper) event(e *kvitt.JournalEntry) (ev webhookEvent, ok bool, er
 func (w *webhooks) dispatch(ctx context.Context, j *kvitt.Job) (time.Duration, error) {
 	h := w.h
 	more, idle := false, false
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		more, idle = false, false
 		if err := tx.Lock(webhookDispatchLock); err != nil {
 			return err
@@ -581,7 +581,7 @@ func (w *webhooks) gc(ctx context.Context) {
 	if !due {
 		return
 	}
-	if err := w.h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	if err := w.h.update(ctx, func(tx kvitt.Tx) error {
 		_, err := tx.DeleteWebhookDeliveriesBefore(now.Add(-WebhookRetention))
 		return err
 	}); err != nil {
@@ -719,7 +719,7 @@ func (w *webhooks) record(ctx context.Context, subID string, sent *kvitt.Webhook
 	h := w.h
 	var next time.Duration
 	var disabled *kvitt.WebhookSubscription
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		next, disabled = 0, nil
 		d, err := tx.GetWebhookDelivery(sent.ID)
 		if err != nil {
@@ -837,7 +837,7 @@ func (h *Hub) CreateWebhook(ctx context.Context, in WebhookInput) (*kvitt.Webhoo
 	if err := h.applyWebhookInput(s, in); err != nil {
 		return nil, err
 	}
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	err := h.update(ctx, func(tx kvitt.Tx) error {
 		if s.MerchantID == "" {
 			id, err := onlyMerchant(tx)
 			if err != nil {
@@ -987,7 +987,7 @@ func (h *Hub) UpdateWebhook(ctx context.Context, id string, in WebhookInput) (*k
 		return nil, kvitt.FieldError("merchant_id", "cannot be changed; make a new webhook")
 	}
 	var s *kvitt.WebhookSubscription
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+	err := h.update(ctx, func(tx kvitt.Tx) (err error) {
 		if s, err = tx.GetWebhook(id); err != nil {
 			return err
 		}
@@ -1034,7 +1034,7 @@ func (h *Hub) UpdateWebhook(ctx context.Context, id string, in WebhookInput) (*k
 // without missing a message.
 func (h *Hub) RotateWebhookSecret(ctx context.Context, id string) (*kvitt.WebhookSubscription, error) {
 	var s *kvitt.WebhookSubscription
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+	err := h.update(ctx, func(tx kvitt.Tx) (err error) {
 		if s, err = tx.GetWebhook(id); err != nil {
 			return err
 		}
@@ -1057,7 +1057,7 @@ func (h *Hub) RotateWebhookSecret(ctx context.Context, id string) (*kvitt.Webhoo
 // DeleteWebhook deletes a subscription with its delivery log; what was
 // queued is not sent.
 func (h *Hub) DeleteWebhook(ctx context.Context, id string) error {
-	return h.Store.Update(ctx, func(tx kvitt.Tx) error {
+	return h.update(ctx, func(tx kvitt.Tx) error {
 		if err := tx.DeleteWebhook(id); err != nil {
 			return err
 		}
@@ -1085,7 +1085,7 @@ func (h *Hub) WebhookDeliveries(ctx context.Context, id, afterID string, limit i
 // subscription must be enabled.
 func (h *Hub) RedeliverWebhook(ctx context.Context, id, deliveryID string) (*kvitt.WebhookDelivery, error) {
 	var d *kvitt.WebhookDelivery
-	err := h.Store.Update(ctx, func(tx kvitt.Tx) (err error) {
+	err := h.update(ctx, func(tx kvitt.Tx) (err error) {
 		s, err := tx.GetWebhook(id)
 		if err != nil {
 			return err
