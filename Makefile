@@ -18,7 +18,7 @@ ARGS      ?=
 # make fuzz FUZZTIME=30s: how long each fuzz target runs.
 FUZZTIME  ?= 3s
 
-.PHONY: test test-short vet test-deps bench bench-growth build run clean fuzz
+.PHONY: test test-short vet test-deps bench bench-growth bench-soak build run clean fuzz
 
 ## test: go vet, then every test with the race detector, the PostgreSQL store
 ## against a throw-away PostgreSQL 15 server started for the run.
@@ -59,6 +59,13 @@ bench:
 bench-growth:
 	KVITT_BENCH_GROWTH=1 KVITT_BENCH_GROWTH_SIZES=$${KVITT_BENCH_GROWTH_SIZES:-10000,1000000} \
 		$(GO) test ./bench -run '^$$' -bench Growth -benchtime 1x -timeout 3h -v
+
+## bench-soak: the soak (docs/benchmarks.md "Soak"): kvitt serve (sandbox)
+## under the open model, RATE=20 sales/s of METHOD=mix for D=60m, its memory
+## sampled every SAMPLE=60 s into a CSV, and the verdict "memory flat" or not
+## (bench/soak.sh says the rule). Not part of make test or CI: it takes an hour.
+bench-soak:
+	bench/soak.sh
 
 ## build: one static binary, bin/kvitt.
 build:

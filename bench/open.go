@@ -44,6 +44,11 @@ type OpenConfig struct {
 	// target rate was not met.
 	MaxInFlight int
 	Idempotency bool
+	// Method and DKTills are as in LoadConfig: with mix, arrival k pays with
+	// the k-th method of Methods("mix") in turn; MobilePay arrivals go
+	// round-robin over DKTills, the others over Tills.
+	Method  string
+	DKTills []string
 }
 
 // OpenFlow is one completed flow of an open run.
@@ -64,6 +69,11 @@ type OpenResult struct {
 	Dropped   int // arrivals not started: MaxInFlight flows were running
 	Flows     []OpenFlow
 	Errors    int
+	// MethodErrors are the failed flows per method.
+	MethodErrors map[string]int
+	// DroppedAt and FailedAt are the scheduled starts of the dropped and
+	// the failed arrivals.
+	DroppedAt, FailedAt []time.Duration
 	// FirstError is the first failed flow's error.
 	FirstError error
 	// Elapsed is from the start to the last flow's end (at least the
@@ -119,6 +129,61 @@ func (r *OpenResult) String() string {
 		ms(r.ServicePercentile(0.5)), ms(r.ServicePercentile(0.99)), r.PeakInFlight, ms(r.Lag))
 }
 
+// ByMethod is a report per method, one line each (see MethodSummary), with
+// latency from the schedule.
+func (r *OpenResult) ByMethod() string {
+	flows := make([]Flow, len(r.Flows))
+	lat := make([]time.Duration, len(r.Flows))
+	for i, f := range r.Flows {
+		flows[i], lat[i] = f.Flow, f.Latency
+	}
+	return MethodSummary(flows, lat, r.MethodErrors, r.Elapsed)
+}
+
+// Windows reports the run in windows of w by scheduled start, one line
+// each: arrivals completed, dropped and failed, latency from the schedule
+// p50/p99/p99.9/max, the hub's own part p99 and the wait for a terminal or
+// QR p99. It shows when in a long run (the soak) the tail and the drops
+// came.
+func (r *OpenResult) Windows(w time.Duration) string {
+	if w <= 0 {
+		return ""
+	}
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) }
+	type win struct {
+		lat, hub, wait  []time.Duration
+		dropped, failed int
+	}
+	var ws []*win
+	at := func(d time.Duration) *win {
+		i := int(d / w)
+		for len(ws) <= i {
+			ws = append(ws, &win{})
+		}
+		return ws[i]
+	}
+	for _, f := range r.Flows {
+		x := at(f.Scheduled)
+		x.lat = append(x.lat, f.Latency)
+		x.hub = append(x.hub, f.Hub())
+		x.wait = append(x.wait, f.Wait)
+	}
+	for _, d := range r.DroppedAt {
+		at(d).dropped++
+	}
+	for _, d := range r.FailedAt {
+		at(d).failed++
+	}
+	var b strings.Builder
+	for i, x := range ws {
+		fmt.Fprintf(&b, "window=%s-%s completed=%d dropped=%d errors=%d | from schedule p50=%sms p99=%sms p99.9=%sms max=%sms | hub p99=%sms | wait p99=%sms\n",
+			time.Duration(i)*w, time.Duration(i+1)*w, len(x.lat), x.dropped, x.failed,
+			ms(Percentile(x.lat, 0.5)), ms(Percentile(x.lat, 0.99)), ms(Percentile(x.lat, 0.999)), ms(Percentile(x.lat, 1)),
+			ms(Percentile(x.hub, 0.99)), ms(Percentile(x.wait, 0.99)))
+	}
+	return b.String()
+}
+
 // NewOpenClient returns an HTTP client for an open run: up to maxInFlight
 // connections per node are kept alive.
 func NewOpenClient(maxInFlight int) *http.Client {
@@ -134,8 +199,22 @@ func Open(ctx context.Context, c *http.Client, cfg OpenConfig) (*OpenResult, err
 	if cfg.Flows <= 0 && cfg.Duration <= 0 {
 		return nil, fmt.Errorf("open model: bound the run with flows or a duration")
 	}
-	if len(cfg.URLs) == 0 || len(cfg.Tills) == 0 {
-		return nil, fmt.Errorf("open model: no URLs or no tills")
+	if len(cfg.URLs) == 0 {
+		return nil, fmt.Errorf("open model: no URLs")
+	}
+	methods, err := Methods(cfg.Method)
+	if err != nil {
+		return nil, fmt.Errorf("open model: %w", err)
+	}
+	if needsDK(methods) && len(cfg.DKTills) == 0 {
+		return nil, fmt.Errorf("open model: method %s: no Danish tills for MobilePay", cfg.Method)
+	}
+	if (len(methods) > 1 || !needsDK(methods)) && len(cfg.Tills) == 0 {
+		return nil, fmt.Errorf("open model: no tills")
+	}
+	var locks *payLocks
+	if needsLocks(methods) {
+		locks = newPayLocks()
 	}
 	maxIn := cfg.MaxInFlight
 	if maxIn <= 0 {
@@ -145,7 +224,7 @@ func Open(ctx context.Context, c *http.Client, cfg OpenConfig) (*OpenResult, err
 	if cfg.Poisson {
 		rng = rand.New(rand.NewPCG(cfg.Seed, 0x6b76697474))
 	}
-	res := &OpenResult{Rate: cfg.Rate}
+	res := &OpenResult{Rate: cfg.Rate, MethodErrors: map[string]int{}}
 	var (
 		mu       sync.Mutex
 		wg       sync.WaitGroup
@@ -157,7 +236,8 @@ func Open(ctx context.Context, c *http.Client, cfg OpenConfig) (*OpenResult, err
 	defer timer.Stop()
 	start := time.Now()
 	res.Start = start
-	var at float64 // the next arrival, in ns from start
+	var at float64   // the next arrival, in ns from start
+	var nSE, nDK int // arrivals on Swedish and on Danish tills so far
 	for k := 0; ; k++ {
 		if cfg.Poisson {
 			if k > 0 {
@@ -192,18 +272,28 @@ func Open(ctx context.Context, c *http.Client, cfg OpenConfig) (*OpenResult, err
 		case sem <- struct{}{}:
 		default:
 			res.Dropped++
+			res.DroppedAt = append(res.DroppedAt, sched)
 			continue
 		}
 		mu.Lock()
 		inFlight++
 		res.PeakInFlight = max(res.PeakInFlight, inFlight)
 		mu.Unlock()
-		i := k % len(cfg.Tills)
-		tc := &tillClient{c: c, base: cfg.URLs[i%len(cfg.URLs)], key: cfg.Key, till: cfg.Tills[i], idem: cfg.Idempotency, seq: int64(k) << 8}
+		method := methods[k%len(methods)]
+		var i int
+		var till string
+		if method == MethodMobilePay {
+			i, till = nDK%len(cfg.DKTills), cfg.DKTills[nDK%len(cfg.DKTills)]
+			nDK++
+		} else {
+			i, till = nSE%len(cfg.Tills), cfg.Tills[nSE%len(cfg.Tills)]
+			nSE++
+		}
+		tc := &tillClient{c: c, base: cfg.URLs[i%len(cfg.URLs)], key: cfg.Key, idem: cfg.Idempotency, seq: int64(k) << 8, locks: locks}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f, err := tc.flow(ctx)
+			f, err := tc.flow(ctx, method, till)
 			end := time.Now()
 			<-sem
 			mu.Lock()
@@ -211,6 +301,8 @@ func Open(ctx context.Context, c *http.Client, cfg OpenConfig) (*OpenResult, err
 			inFlight--
 			if err != nil {
 				res.Errors++
+				res.FailedAt = append(res.FailedAt, sched)
+				res.MethodErrors[method]++
 				if res.FirstError == nil {
 					res.FirstError = err
 				}

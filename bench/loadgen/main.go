@@ -1,6 +1,19 @@
 // Command loadgen drives a running kvitt over HTTP with N concurrent tills,
 // each creating, paying (cash) and completing sales, and reports flows per
-// second and per-flow latency. With -rawdir it then measures, in the same
+// second and per-flow latency.
+//
+// -method swish|card|mobilepay|mix pays with a provider instead of cash,
+// against a sandbox (kvitt serve in sandbox mode): the flow creates the
+// sale and the payment, has the sandbox's simulated customer approve it
+// (POST /v1/sandbox/payments/{id}/approve; reads the payment until it is
+// paid) and completes the sale. Swish and card run on -tills (the sandbox's
+// Swedish till 1, or tills from a configuration), MobilePay on -dk-tills
+// (the sandbox's Danish dk-1, paired with a static QR, and dk-2); mix takes
+// cash, swish, card and mobilepay in turn. Card flows wait for the till's
+// terminal (the sandbox has one for all tills), MobilePay flows on dk-1 for
+// its QR. It reports each method on a line of its own: latency, and the
+// hub's own part (create sale + create payment + complete) apart from the
+// customer's (approve until paid). With -rawdir it then measures, in the same
 // run, the raw durable commit rate of SQLite in that directory (put it on the
 // same file system as kvitt's --data) for the target ratio of
 // docs/benchmarks.md.
@@ -21,6 +34,7 @@
 //	KVITT_ADMIN_KEY=secret kvitt serve --config tills.json --data /tmp/k &
 //	KVITT_ADMIN_KEY=secret go run ./bench/loadgen -tills 1,2,3,4 -d 20s -rawdir /tmp
 //	KVITT_ADMIN_KEY=secret go run ./bench/loadgen -tills 8 -d 15s -rate 300 -pid $!
+//	KVITT_ADMIN_KEY=secret go run ./bench/loadgen -method mix -d 60s -rate 20 -warmup 5 -pid $!
 package main
 
 import (
@@ -51,6 +65,9 @@ func main() {
 	poisson := flag.Bool("poisson", false, "open model: Poisson arrivals (exponential gaps) instead of a fixed schedule")
 	seed := flag.Uint64("seed", 1, "open model: seed of the Poisson arrivals")
 	maxIn := flag.Int("max-inflight", 1000, "open model: most flows running at once; arrivals over it are dropped (target not met)")
+	method := flag.String("method", "cash", "how sales are paid: cash, or against a sandbox swish, card, mobilepay, or mix (the four in turn)")
+	dkTills := flag.String("dk-tills", "dk-1,dk-2", "with -method mobilepay or mix: the Danish till ids for MobilePay, comma separated")
+	windows := flag.Duration("windows", 0, "open model: also report the run in windows of this length by scheduled start (0 = not)")
 	pids := flag.String("pid", "", "the nodes' process ids, comma separated, to read their memory from /proc (default: their /metrics)")
 	flag.Parse()
 	var urls []string
@@ -78,6 +95,22 @@ func main() {
 			pidList = append(pidList, v)
 		}
 	}
+	methods, err := bench.Methods(*method)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen: -method:", err)
+		os.Exit(2)
+	}
+	if *rawdir != "" && (len(methods) > 1 || methods[0] != bench.MethodCash) {
+		fmt.Fprintln(os.Stderr, "loadgen: -rawdir works with -method cash only")
+		os.Exit(2)
+	}
+	var dk []string
+	for _, t := range strings.Split(*dkTills, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			dk = append(dk, t)
+		}
+	}
+	cash := len(methods) == 1 && methods[0] == bench.MethodCash
 	key := os.Getenv("KVITT_ADMIN_KEY")
 	if key == "" {
 		fmt.Fprintln(os.Stderr, "loadgen: set KVITT_ADMIN_KEY to an API key")
@@ -102,7 +135,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	cfg := bench.LoadConfig{BaseURL: urls[0], URLs: urls, Key: key, Tills: ids, Idempotency: *idem}
+	cfg := bench.LoadConfig{BaseURL: urls[0], URLs: urls, Key: key, Tills: ids, Idempotency: *idem, Method: *method, DKTills: dk}
 	if *warm > 0 {
 		w := cfg
 		w.Flows = *warm * len(ids)
@@ -114,13 +147,17 @@ func main() {
 	memory(ctx, c, "before (after the warm-up)", urls, pidList)
 	if *rate > 0 {
 		oc := bench.OpenConfig{URLs: urls, Key: key, Tills: ids, Rate: *rate, Poisson: *poisson, Seed: *seed,
-			Duration: *d, Flows: *n, MaxInFlight: *maxIn, Idempotency: *idem}
+			Duration: *d, Flows: *n, MaxInFlight: *maxIn, Idempotency: *idem, Method: *method, DKTills: dk}
 		r, err := bench.Open(ctx, c, oc)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen:", err)
 			os.Exit(2)
 		}
 		fmt.Printf("nodes=%d tills=%d idem=%v poisson=%v %s\n", len(urls), len(ids), *idem, *poisson, r)
+		if !cash {
+			fmt.Print(r.ByMethod())
+		}
+		fmt.Print(r.Windows(*windows))
 		if r.FirstError != nil {
 			fmt.Println("first error:", r.FirstError)
 		}
@@ -144,7 +181,7 @@ func main() {
 	}
 	// With -rawdir, load and raw commits alternate in rounds, so that both
 	// see the same noise of a shared machine.
-	r := &bench.LoadResult{}
+	r := &bench.LoadResult{MethodErrors: map[string]int{}}
 	var rr bench.RawResult
 	for k := range *rounds {
 		cfg.Flows, cfg.Duration = 0, 0
@@ -157,6 +194,9 @@ func main() {
 		r.Flows = append(r.Flows, lr.Flows...)
 		r.Elapsed += lr.Elapsed
 		r.Errors += lr.Errors
+		for m, k := range lr.MethodErrors {
+			r.MethodErrors[m] += k
+		}
 		if r.FirstError == nil {
 			r.FirstError = lr.FirstError
 		}
@@ -179,6 +219,9 @@ func main() {
 		}
 	}
 	fmt.Printf("nodes=%d tills=%d idem=%v %s\n", len(urls), len(ids), *idem, r)
+	if !cash {
+		fmt.Print(r.ByMethod())
+	}
 	if r.FirstError != nil {
 		fmt.Println("first error:", r.FirstError)
 	}
