@@ -34,7 +34,8 @@ type LoadConfig struct {
 	Tills []string // till ids; one concurrent till (goroutine, connection) each
 	// Flows is the number of sale flows in all (0 = until Duration ends).
 	Flows int
-	// Duration bounds the run (0 = until Flows are done).
+	// Duration bounds the run (0 = until Flows are done): no flow starts after
+	// it, and the flows under way then run to their end.
 	Duration time.Duration
 	// Idempotency sends an Idempotency-Key with every POST, as a till that
 	// retries safely does (each stored response costs the server a commit).
@@ -218,16 +219,19 @@ func Load(ctx context.Context, c *http.Client, cfg LoadConfig) *LoadResult {
 	if needsLocks(methods) {
 		locks = newPayLocks()
 	}
-	if cfg.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
-		defer cancel()
-	}
 	var next atomic.Int64 // flows handed out
 	var mu sync.Mutex
 	res := &LoadResult{Flows: make([]Flow, 0, max(cfg.Flows, 1024)), MethodErrors: map[string]int{}}
 	var wg sync.WaitGroup
 	start := time.Now()
+	// Duration stops new flows; a flow under way runs to its end (only ctx
+	// cuts it short). Cancelling it instead would leave a payment the hub
+	// had created, but whose answer was cut off, waiting on a card
+	// terminal or a MobilePay QR that the next run then finds busy.
+	var deadline time.Time
+	if cfg.Duration > 0 {
+		deadline = start.Add(cfg.Duration)
+	}
 	for i, till := range cfg.Tills {
 		wg.Add(1)
 		go func() {
@@ -237,7 +241,7 @@ func Load(ctx context.Context, c *http.Client, cfg LoadConfig) *LoadResult {
 			errs := 0
 			errsBy := map[string]int{}
 			var firstErr error
-			for n := i; ctx.Err() == nil; n++ {
+			for n := i; ctx.Err() == nil && (deadline.IsZero() || time.Now().Before(deadline)); n++ {
 				if cfg.Flows > 0 && next.Add(1) > int64(cfg.Flows) {
 					break
 				}
@@ -249,7 +253,7 @@ func Load(ctx context.Context, c *http.Client, cfg LoadConfig) *LoadResult {
 				f, err := tc.flow(ctx, m, t)
 				if err != nil {
 					if ctx.Err() != nil {
-						break // the run ended in the middle of a flow
+						break // the run was cancelled in the middle of a flow
 					}
 					errs++
 					errsBy[m]++
