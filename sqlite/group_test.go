@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kvitt-hub/kvitt"
+	"github.com/kvitt-hub/kvitt/internal/sqlstore"
 	"github.com/kvitt-hub/kvitt/sqlite"
 )
 
@@ -20,25 +21,9 @@ import (
 // writes are committed.
 func TestGroupCommit(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kvitt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-
 	// Hold the writer, so that everything below queues behind it and runs
 	// as one group once it is let go.
-	release := make(chan struct{})
-	holding := make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- db.Update(ctx, func(tx kvitt.Tx) error {
-			close(holding)
-			<-release
-			return tx.PutSetting("first", "1")
-		})
-	}()
-	<-holding
+	db, release, first := heldWriter(t)
 	commits0, _ := db.GroupStats()
 
 	const n = 30
@@ -92,7 +77,7 @@ func TestGroupCommit(t *testing.T) {
 		}
 	}
 	// What is stored: exactly the writes of the transactions that succeeded.
-	err = db.View(ctx, func(tx kvitt.Tx) error {
+	err := db.View(ctx, func(tx kvitt.Tx) error {
 		for i := range n {
 			_, err := tx.GetSetting(fmt.Sprintf("k%d", i))
 			stored := err == nil
@@ -119,26 +104,11 @@ func TestGroupCommit(t *testing.T) {
 // context's error, and its function never runs.
 func TestGroupCommitCancelledWhileQueued(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kvitt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	release := make(chan struct{})
-	holding := make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- db.Update(ctx, func(tx kvitt.Tx) error {
-			close(holding)
-			<-release
-			return tx.PutSetting("first", "1")
-		})
-	}()
-	<-holding
+	db, release, first := heldWriter(t)
 	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	ran := false
-	err = db.Update(cctx, func(tx kvitt.Tx) error {
+	err := db.Update(cctx, func(tx kvitt.Tx) error {
 		ran = true
 		return tx.PutSetting("cancelled", "1")
 	})
@@ -169,4 +139,28 @@ func TestGroupCommitCancelledWhileQueued(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// heldWriter opens a store whose one writer is held by a transaction (it
+// writes the setting "first") until release is closed; first then gets
+// its outcome.
+func heldWriter(t *testing.T) (db *sqlstore.DB, release chan struct{}, first chan error) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kvitt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	release, first = make(chan struct{}), make(chan error, 1)
+	holding := make(chan struct{})
+	go func() {
+		first <- db.Update(ctx, func(tx kvitt.Tx) error {
+			close(holding)
+			<-release
+			return tx.PutSetting("first", "1")
+		})
+	}()
+	<-holding
+	return db, release, first
 }
